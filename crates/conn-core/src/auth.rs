@@ -1,0 +1,56 @@
+//! The `AuthStrategy` trait: credentials on every attempt.
+
+use crate::{BoxFuture, Context, Error, Request};
+
+/// Adds credentials to each attempt, and renews them when the API refuses them.
+///
+/// `authorize` runs before every attempt, on a fresh copy of the caller's
+/// request, so a refreshed token is used by the next attempt. Strategies add
+/// credentials through [`Request::set_credential_header`] and
+/// [`Request::add_credential_query`], which marks them for redaction and for
+/// stripping on cross-origin redirects.
+///
+/// ```
+/// use conn_core::{AuthStrategy, BoxFuture, Context, Error, Request};
+/// use http::header::{AUTHORIZATION, HeaderValue};
+///
+/// struct StaticBearer(&'static str);
+///
+/// impl AuthStrategy for StaticBearer {
+///     fn authorize<'a>(&'a self, request: &'a mut Request, _: &'a Context) -> BoxFuture<'a, Result<(), Error>> {
+///         Box::pin(async move {
+///             let value = HeaderValue::from_str(&format!("Bearer {}", self.0))
+///                 .map_err(|_| Error::config("token is not a valid header value"))?;
+///             request.set_credential_header(AUTHORIZATION, value);
+///             Ok(())
+///         })
+///     }
+/// }
+/// ```
+pub trait AuthStrategy: Send + Sync {
+    /// Adds credentials to `request` for the tenant in `context`.
+    fn authorize<'a>(
+        &'a self,
+        request: &'a mut Request,
+        context: &'a Context,
+    ) -> BoxFuture<'a, Result<(), Error>>;
+
+    /// Called once per call when the API answered 401 to credentials from
+    /// this strategy. Returns `Ok(true)` when new credentials were obtained
+    /// and the attempt should be replayed, `Ok(false)` when nothing can be
+    /// renewed (the 401 becomes the call's error).
+    fn refresh<'a>(&'a self, context: &'a Context) -> BoxFuture<'a, Result<bool, Error>> {
+        let _ = context;
+        Box::pin(async { Ok(false) })
+    }
+}
+
+/// The default strategy: sends no credentials.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoAuth;
+
+impl AuthStrategy for NoAuth {
+    fn authorize<'a>(&'a self, _: &'a mut Request, _: &'a Context) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async { Ok(()) })
+    }
+}

@@ -1,0 +1,542 @@
+//! `Connector`: one integration, and the pipeline every call runs through.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue};
+use http::HeaderMap;
+use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+
+use crate::{
+    AttemptOutcome, AttemptRecord, AttemptResult, AuthStrategy, BaseUrl, Breaker, CallInfo,
+    CallOutcome, CallReport, Context, Document, Error, ErrorKind, JsonPassThrough, NoAuth,
+    NoBreaker, NoRetry, NoThrottle, Normalizer, Request, Response, RetryDecision, RetryPolicy,
+    Throttle, TimeoutKind, Transport, TransportRequest, TransportResponse,
+};
+
+/// The default correlation header.
+pub const DEFAULT_CORRELATION_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Per-attempt timeout unless configured: generous, but an attempt never hangs forever.
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Total timeout of a call (attempts and waits) unless configured.
+pub const DEFAULT_TOTAL_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// One integration with one API: a base URL plus the components every call
+/// runs through, in this fixed order for each attempt:
+///
+/// 1. `breaker.admit` — an open circuit fails fast;
+/// 2. `throttle.acquire` — waits for capacity, never past the deadline;
+/// 3. `auth.authorize` — adds credentials to a fresh copy of the request;
+/// 4. `transport.send` — under the per-attempt timeout (capped by the deadline);
+/// 5. `throttle.observe`, then `breaker.record`;
+/// 6. on a 401, once per call: `auth.refresh` and a replay that is not a retry;
+/// 7. `retry.decide` — sleeps the delay (only if it ends before the deadline)
+///    and loops.
+///
+/// The final status decides the result: 1xx-3xx are `Ok`, 4xx/5xx become a
+/// classified [`Error`] that keeps the response. `Connector` is cheap to clone
+/// (an `Arc` inside) and is shared freely across tasks.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use conn_core::{Connector, Context, Request};
+/// # fn transport() -> Arc<dyn conn_core::Transport> { unimplemented!() }
+///
+/// # async fn demo() -> Result<(), conn_core::Error> {
+/// let connector = Connector::builder("billing")
+///     .base_url("https://api.billing.example/v1")
+///     .transport(transport())
+///     .attempt_timeout(Duration::from_secs(5))
+///     .build()?;
+///
+/// let response = connector.call(Request::get("/invoices"), Context::new().tenant("acme")).await?;
+/// println!("{}", response.report());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Connector {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    name: Arc<str>,
+    base: BaseUrl,
+    default_headers: HeaderMap,
+    attempt_timeout: Option<Duration>,
+    total_timeout: Option<Duration>,
+    correlation_header: Option<HeaderName>,
+    transport: Arc<dyn Transport>,
+    auth: Arc<dyn AuthStrategy>,
+    retry: Arc<dyn RetryPolicy>,
+    throttle: Arc<dyn Throttle>,
+    breaker: Arc<dyn Breaker>,
+    normalizer: Arc<dyn Normalizer>,
+}
+
+impl Connector {
+    /// Starts building a connector named `name` (the name appears in reports,
+    /// logs and metrics).
+    pub fn builder(name: impl Into<String>) -> ConnectorBuilder {
+        ConnectorBuilder::new(name.into())
+    }
+
+    /// The connector's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The base URL every endpoint is joined onto.
+    pub fn base_url(&self) -> &BaseUrl {
+        &self.inner.base
+    }
+
+    /// Runs `request` through the pipeline and returns the final response.
+    ///
+    /// Errors carry the attempt count, the correlation id and the
+    /// [`CallReport`]; a final 4xx/5xx status is an error of the matching kind.
+    pub async fn call(&self, request: Request, mut context: Context) -> Result<Response, Error> {
+        let started = Instant::now();
+        let correlation = context.ensure_correlation_id();
+        let mut report = CallReport {
+            connector: self.inner.name.clone(),
+            method: request.method().clone(),
+            endpoint: request.endpoint().split('?').next().unwrap_or_default().to_owned(),
+            correlation_id: correlation.clone(),
+            started,
+            total: Duration::ZERO,
+            throttle_wait: Duration::ZERO,
+            attempts: Vec::new(),
+            outcome: CallOutcome::Success,
+        };
+        let result = self.run(&request, &context, &correlation, &mut report).await;
+        report.total = started.elapsed();
+        match result {
+            Ok(response) => Ok(Response::new(response, report)),
+            Err(err) => {
+                report.outcome = CallOutcome::Failed(err.kind());
+                tracing::debug!(
+                    connector = %self.inner.name,
+                    correlation_id = %correlation,
+                    error.kind = %err.kind(),
+                    attempts = report.attempts.len(),
+                    "call failed"
+                );
+                let attempts = report.attempts.len() as u32;
+                Err(err.with_attempts(attempts).with_correlation_id(correlation).with_report(report))
+            }
+        }
+    }
+
+    /// Runs the call, then normalizes the body into a [`Document`].
+    pub async fn call_document(&self, request: Request, context: Context) -> Result<(Document, Response), Error> {
+        let response = self.call(request, context).await?;
+        match self.inner.normalizer.normalize(&response) {
+            Ok(document) => Ok((document, response)),
+            Err(err) => {
+                let report = response.report();
+                Err(err
+                    .with_attempts(report.attempts.len() as u32)
+                    .with_correlation_id(report.correlation_id.clone())
+                    .with_report(report.clone()))
+            }
+        }
+    }
+
+    /// Runs the call and decodes the normalized body into `T`.
+    pub async fn call_as<T: DeserializeOwned>(&self, request: Request, context: Context) -> Result<T, Error> {
+        let (document, response) = self.call_document(request, context).await?;
+        document.decode().map_err(|err| {
+            let report = response.report();
+            err.with_attempts(report.attempts.len() as u32)
+                .with_correlation_id(report.correlation_id.clone())
+                .with_report(report.clone())
+        })
+    }
+
+    async fn run(
+        &self,
+        request: &Request,
+        context: &Context,
+        correlation: &str,
+        report: &mut CallReport,
+    ) -> Result<http::Response<Bytes>, Error> {
+        let inner = &*self.inner;
+        request.check()?;
+        let path = inner.base.join(request.endpoint())?;
+        let deadline = earliest(context.deadline_at(), inner.total_timeout.map(|t| report.started + t));
+        let mut attempt = 1;
+        let mut refreshed = false;
+        let mut replay = false;
+        loop {
+            let call = CallInfo {
+                connector: &inner.name,
+                request,
+                context,
+                attempt,
+                started: report.started,
+                deadline,
+            };
+            let started = Instant::now();
+            let breaker_permit = inner.breaker.admit(&call)?;
+            let throttle_permit = within(deadline, "waiting for the throttle", inner.throttle.acquire(&call)).await?;
+            let throttle_wait = started.elapsed();
+            report.throttle_wait += throttle_wait;
+
+            let mut outgoing = request.clone();
+            within(deadline, "authorizing", inner.auth.authorize(&mut outgoing, context)).await?;
+            let wire = self.prepare(outgoing, &path, correlation)?;
+            let (limit, limit_kind) = attempt_limit(request, inner.attempt_timeout, deadline)?;
+
+            let sent = Instant::now();
+            let send = inner.transport.send(wire);
+            let result = match limit {
+                Some(limit) => tokio::time::timeout(limit, send).await.unwrap_or_else(|_| {
+                    Err(Error::new(
+                        ErrorKind::Timeout(limit_kind),
+                        format!("no complete response within {} ms", limit.as_millis()),
+                    ))
+                }),
+                None => send.await,
+            };
+            let done = Instant::now();
+            drop(throttle_permit);
+
+            if let Ok(response) = &result {
+                inner.throttle.observe(&call, response);
+            }
+            let outcome = AttemptOutcome { result: result.as_ref(), latency: done - sent };
+            inner.breaker.record(&call, breaker_permit, &outcome);
+            let mut record = AttemptRecord {
+                number: report.attempts.len() as u32 + 1,
+                started,
+                sent,
+                first_byte: result.as_ref().ok().and_then(|r| r.first_byte),
+                done,
+                throttle_wait,
+                result: match &result {
+                    Ok(response) => AttemptResult::Status(response.status()),
+                    Err(err) => AttemptResult::Failed(err.kind()),
+                },
+                auth_replay: replay,
+                delay_after: None,
+            };
+            tracing::debug!(
+                connector = %inner.name,
+                correlation_id = %correlation,
+                attempt = record.number,
+                result = ?record.result,
+                latency_ms = outcome.latency.as_secs_f64() * 1000.0,
+                "attempt finished"
+            );
+
+            let unauthorized = matches!(&result, Ok(r) if r.status() == http::StatusCode::UNAUTHORIZED);
+            if unauthorized && !refreshed {
+                refreshed = true;
+                if within(deadline, "refreshing credentials", inner.auth.refresh(context)).await? {
+                    report.attempts.push(record);
+                    replay = true;
+                    continue;
+                }
+            }
+
+            let decision = inner.retry.decide(&call, &outcome);
+            let mut note = None;
+            if let RetryDecision::Retry { delay } = decision {
+                if deadline.is_some_and(|d| Instant::now() + delay >= d) {
+                    note = Some("no time left before the deadline for another attempt");
+                } else {
+                    record.delay_after = Some(delay);
+                    report.attempts.push(record);
+                    tracing::debug!(
+                        connector = %inner.name,
+                        correlation_id = %correlation,
+                        attempt,
+                        delay_ms = delay.as_millis() as u64,
+                        "retry scheduled"
+                    );
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                    replay = false;
+                    continue;
+                }
+            }
+            report.attempts.push(record);
+            let final_result = finish(result);
+            return match note {
+                Some(note) => final_result.map_err(|e| e.with_note(note)),
+                None => final_result,
+            };
+        }
+    }
+
+    /// Builds the wire request for one attempt.
+    fn prepare(&self, outgoing: Request, path: &str, correlation: &str) -> Result<TransportRequest, Error> {
+        let inner = &*self.inner;
+        let uri = inner.base.uri(path, &outgoing.query)?;
+        let mut headers = inner.default_headers.clone();
+        headers.extend(outgoing.headers);
+        if let Some(name) = &inner.correlation_header {
+            if !headers.contains_key(name) {
+                let value = HeaderValue::from_str(correlation)
+                    .map_err(|_| Error::config("the correlation id is not a valid header value"))?;
+                headers.insert(name.clone(), value);
+            }
+        }
+        let mut request = http::Request::new(outgoing.body);
+        *request.method_mut() = outgoing.method;
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
+        Ok(TransportRequest { request, credentials: outgoing.credentials })
+    }
+}
+
+impl fmt::Debug for Connector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connector")
+            .field("name", &self.inner.name)
+            .field("base", &self.inner.base)
+            .field("attempt_timeout", &self.inner.attempt_timeout)
+            .field("total_timeout", &self.inner.total_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The final result of a call from the last attempt's outcome.
+fn finish(result: Result<TransportResponse, Error>) -> Result<http::Response<Bytes>, Error> {
+    let response = result?.response;
+    let status = response.status();
+    if ErrorKind::from_status(status).is_none() {
+        return Ok(response);
+    }
+    let (parts, body) = response.into_parts();
+    let retry_after = retry_after_seconds(&parts.headers);
+    match Error::from_response(status, parts.headers, body) {
+        Some(err) => Err(match retry_after {
+            Some(after) => err.with_retry_after(after),
+            None => err,
+        }),
+        None => unreachable!("from_status and from_response agree on what is an error"),
+    }
+}
+
+/// `Retry-After` in delta-seconds, the form 429 and 503 answers use.
+fn retry_after_seconds(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// The earlier of two optional instants.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The time limit of the next attempt and which bound sets it.
+fn attempt_limit(
+    request: &Request,
+    attempt_timeout: Option<Duration>,
+    deadline: Option<Instant>,
+) -> Result<(Option<Duration>, TimeoutKind), Error> {
+    let per_attempt = request.attempt_timeout().or(attempt_timeout);
+    let Some(deadline) = deadline else {
+        return Ok((per_attempt, TimeoutKind::Attempt));
+    };
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    if remaining.is_zero() {
+        return Err(Error::new(
+            ErrorKind::Timeout(TimeoutKind::Deadline),
+            "the deadline passed before the attempt could be sent",
+        ));
+    }
+    Ok(match per_attempt {
+        Some(limit) if limit < remaining => (Some(limit), TimeoutKind::Attempt),
+        _ => (Some(remaining), TimeoutKind::Deadline),
+    })
+}
+
+/// Awaits `future`, giving up with a deadline error at `deadline`.
+async fn within<T>(
+    deadline: Option<Instant>,
+    what: &'static str,
+    future: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, future).await.unwrap_or_else(|_| {
+            Err(Error::new(
+                ErrorKind::Timeout(TimeoutKind::Deadline),
+                format!("the deadline passed while {what}"),
+            ))
+        }),
+        None => future.await,
+    }
+}
+
+/// Builds a [`Connector`]. Only the base URL and the transport are required;
+/// every other component defaults to its pass-through implementation.
+pub struct ConnectorBuilder {
+    name: String,
+    base_url: Option<String>,
+    allow_http: bool,
+    default_headers: HeaderMap,
+    invalid: Option<&'static str>,
+    attempt_timeout: Option<Duration>,
+    total_timeout: Option<Duration>,
+    correlation_header: Option<HeaderName>,
+    transport: Option<Arc<dyn Transport>>,
+    auth: Arc<dyn AuthStrategy>,
+    retry: Arc<dyn RetryPolicy>,
+    throttle: Arc<dyn Throttle>,
+    breaker: Arc<dyn Breaker>,
+    normalizer: Arc<dyn Normalizer>,
+}
+
+impl ConnectorBuilder {
+    fn new(name: String) -> Self {
+        ConnectorBuilder {
+            name,
+            base_url: None,
+            allow_http: false,
+            default_headers: HeaderMap::new(),
+            invalid: None,
+            attempt_timeout: Some(DEFAULT_ATTEMPT_TIMEOUT),
+            total_timeout: Some(DEFAULT_TOTAL_TIMEOUT),
+            correlation_header: Some(DEFAULT_CORRELATION_HEADER),
+            transport: None,
+            auth: Arc::new(NoAuth),
+            retry: Arc::new(NoRetry),
+            throttle: Arc::new(NoThrottle),
+            breaker: Arc::new(NoBreaker),
+            normalizer: Arc::new(JsonPassThrough),
+        }
+    }
+
+    /// The base URL every endpoint is joined onto (`https://` unless
+    /// [`allow_http`](Self::allow_http) is set).
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Allows a plain `http://` base URL (local services, tests). Off by default.
+    pub fn allow_http(mut self, allow: bool) -> Self {
+        self.allow_http = allow;
+        self
+    }
+
+    /// A header sent with every request (a request's own header wins).
+    pub fn default_header<K, V>(mut self, name: K, value: V) -> Self
+    where
+        K: TryInto<HeaderName>,
+        V: TryInto<HeaderValue>,
+    {
+        match (name.try_into(), value.try_into()) {
+            (Ok(name), Ok(value)) => {
+                self.default_headers.insert(name, value);
+            }
+            (Err(_), _) => self.invalid = Some("invalid default header name"),
+            (_, Err(_)) => self.invalid = Some("invalid default header value"),
+        }
+        self
+    }
+
+    /// Time limit of each attempt, body included (default 30 s).
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = Some(timeout);
+        self
+    }
+
+    /// Time limit of a whole call, retries and waits included (default 120 s).
+    /// A context deadline that is earlier wins.
+    pub fn total_timeout(mut self, timeout: Duration) -> Self {
+        self.total_timeout = Some(timeout);
+        self
+    }
+
+    /// Removes the default time limits (a context deadline still applies).
+    pub fn no_timeouts(mut self) -> Self {
+        self.attempt_timeout = None;
+        self.total_timeout = None;
+        self
+    }
+
+    /// The header that carries the correlation id (default `X-Request-Id`);
+    /// `None` sends none.
+    pub fn correlation_header(mut self, name: Option<HeaderName>) -> Self {
+        self.correlation_header = name;
+        self
+    }
+
+    /// The transport (required).
+    pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
+        self.transport = Some(transport);
+        self
+    }
+
+    /// The auth strategy (default: none).
+    pub fn auth(mut self, auth: Arc<dyn AuthStrategy>) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// The retry policy (default: never retry).
+    pub fn retry(mut self, retry: Arc<dyn RetryPolicy>) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The throttle (default: none). Pass the same `Arc` to several
+    /// connectors to share one quota.
+    pub fn throttle(mut self, throttle: Arc<dyn Throttle>) -> Self {
+        self.throttle = throttle;
+        self
+    }
+
+    /// The circuit breaker (default: always closed).
+    pub fn breaker(mut self, breaker: Arc<dyn Breaker>) -> Self {
+        self.breaker = breaker;
+        self
+    }
+
+    /// The normalizer used by [`Connector::call_document`] (default: JSON pass-through).
+    pub fn normalizer(mut self, normalizer: Arc<dyn Normalizer>) -> Self {
+        self.normalizer = normalizer;
+        self
+    }
+
+    /// Validates the configuration and builds the connector.
+    pub fn build(self) -> Result<Connector, Error> {
+        if let Some(reason) = self.invalid {
+            return Err(Error::config(reason));
+        }
+        let base_url = self.base_url.ok_or_else(|| Error::config("the connector has no base URL"))?;
+        let base = BaseUrl::parse(&base_url, self.allow_http)?;
+        let transport = self.transport.ok_or_else(|| Error::config("the connector has no transport"))?;
+        if self.attempt_timeout.is_some_and(|t| t.is_zero()) || self.total_timeout.is_some_and(|t| t.is_zero()) {
+            return Err(Error::config("timeouts must be greater than zero"));
+        }
+        Ok(Connector {
+            inner: Arc::new(Inner {
+                name: Arc::from(self.name),
+                base,
+                default_headers: self.default_headers,
+                attempt_timeout: self.attempt_timeout,
+                total_timeout: self.total_timeout,
+                correlation_header: self.correlation_header,
+                transport,
+                auth: self.auth,
+                retry: self.retry,
+                throttle: self.throttle,
+                breaker: self.breaker,
+                normalizer: self.normalizer,
+            }),
+        })
+    }
+}

@@ -1,0 +1,56 @@
+//! The core of conn: the types every connector speaks, the small traits each
+//! component implements, and the [`Connector`] pipeline that runs every call
+//! through them in one fixed order.
+//!
+//! `conn-core` depends on no other conn crate. Each component crate
+//! (`conn-transport-hyper`, `conn-retry`, `conn-throttle`, ...) implements one
+//! trait from here, and a team can implement its own instead:
+//!
+//! | trait | decides | default here |
+//! |---|---|---|
+//! | [`Transport`] | how an attempt goes on the wire | none (required) |
+//! | [`AuthStrategy`] | which credentials an attempt carries | [`NoAuth`] |
+//! | [`RetryPolicy`] | whether and when to try again | [`NoRetry`] |
+//! | [`Throttle`] | when an attempt may start | [`NoThrottle`] |
+//! | [`Breaker`] | whether an endpoint is called at all | [`NoBreaker`] |
+//! | [`Normalizer`] | how a body becomes a [`Document`] | [`JsonPassThrough`] |
+//!
+//! Every wait uses tokio time, so timing is testable on a paused clock.
+#![deny(missing_docs)]
+
+mod auth;
+mod breaker;
+mod call;
+mod connector;
+mod context;
+mod credentials;
+mod error;
+mod future;
+mod normalize;
+mod permit;
+mod redact;
+mod request;
+mod response;
+mod retry;
+mod throttle;
+mod transport;
+mod url;
+
+pub use auth::{AuthStrategy, NoAuth};
+pub use breaker::{Breaker, NoBreaker};
+pub use call::{AttemptOutcome, CallInfo};
+pub use connector::{
+    Connector, ConnectorBuilder, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CORRELATION_HEADER, DEFAULT_TOTAL_TIMEOUT,
+};
+pub use context::Context;
+pub use credentials::Credentials;
+pub use error::{BoxError, Error, ErrorKind, TimeoutKind};
+pub use future::BoxFuture;
+pub use normalize::{Document, Format, JsonPassThrough, Normalizer};
+pub use permit::Permit;
+pub use request::{IDEMPOTENCY_KEY, Request};
+pub use response::{AttemptRecord, AttemptResult, CallOutcome, CallReport, Response};
+pub use retry::{NoRetry, RetryDecision, RetryPolicy};
+pub use throttle::{NoThrottle, Throttle};
+pub use transport::{Transport, TransportRequest, TransportResponse};
+pub use url::BaseUrl;

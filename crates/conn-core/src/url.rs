@@ -1,0 +1,268 @@
+//! Safe joining of endpoint paths onto a connector's base URL.
+//!
+//! An endpoint is a path *under* the base URL, never a URL of its own: it can
+//! not change the scheme, host or port, and it can not climb out of the base
+//! path. Anything that could (protocol-relative `//host`, absolute URLs, dot
+//! segments in any encoding, backslashes, userinfo tricks, control
+//! characters) is rejected with a configuration error rather than rewritten,
+//! because a rewritten hostile path is still a bug in the caller.
+
+use http::uri::{Authority, Scheme};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+
+use crate::Error;
+
+/// How many layers of percent-encoding are unwrapped looking for dot segments
+/// (`%252e%252e` is `..` to a server that decodes twice).
+const DECODE_ROUNDS: usize = 3;
+
+/// Characters left as they are in query keys and values (RFC 3986 unreserved).
+const QUERY_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// A validated base URL: scheme, authority and a path prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BaseUrl {
+    scheme: Scheme,
+    authority: Authority,
+    /// The base path without a trailing slash ("" for the root).
+    prefix: String,
+}
+
+impl BaseUrl {
+    /// Parses and validates a base URL: `http` or `https`, a host, no
+    /// userinfo, no query or fragment. Plain `http` is refused unless
+    /// `allow_http` is set.
+    ///
+    /// ```
+    /// use conn_core::BaseUrl;
+    ///
+    /// let base = BaseUrl::parse("https://api.example.com/v2/", false).unwrap();
+    /// assert_eq!(base.join("/users/7").unwrap(), "/v2/users/7");
+    /// assert!(base.join("//evil.example/x").is_err());
+    /// assert!(BaseUrl::parse("http://api.example.com", false).is_err());
+    /// ```
+    pub fn parse(url: &str, allow_http: bool) -> Result<Self, Error> {
+        let uri: http::Uri = url
+            .parse()
+            .map_err(|_| Error::config("the base URL is not a valid absolute URL"))?;
+        let scheme = uri
+            .scheme()
+            .cloned()
+            .ok_or_else(|| Error::config("the base URL has no scheme"))?;
+        if scheme == Scheme::HTTP {
+            if !allow_http {
+                return Err(Error::config(
+                    "the base URL uses plain http; allow it explicitly for non-production use",
+                ));
+            }
+        } else if scheme != Scheme::HTTPS {
+            return Err(Error::config("the base URL scheme must be http or https"));
+        }
+        let authority = uri
+            .authority()
+            .cloned()
+            .ok_or_else(|| Error::config("the base URL has no host"))?;
+        if authority.as_str().contains('@') {
+            return Err(Error::config(
+                "the base URL contains credentials; configure an auth strategy instead",
+            ));
+        }
+        if authority.host().is_empty() {
+            return Err(Error::config("the base URL has no host"));
+        }
+        if uri.query().is_some() || url.contains('#') {
+            return Err(Error::config("the base URL must not have a query or fragment"));
+        }
+        let prefix = uri.path().trim_end_matches('/').to_owned();
+        Ok(BaseUrl { scheme, authority, prefix })
+    }
+
+    /// The scheme.
+    pub fn scheme(&self) -> &Scheme {
+        &self.scheme
+    }
+
+    /// The authority (host and port).
+    pub fn authority(&self) -> &Authority {
+        &self.authority
+    }
+
+    /// Joins a validated endpoint onto the base path; returns the path and
+    /// the endpoint's own raw query, if it had one (`/items?page=2`).
+    pub fn join(&self, endpoint: &str) -> Result<String, Error> {
+        let (path, query) = split_endpoint(endpoint)?;
+        let mut joined = String::with_capacity(self.prefix.len() + path.len() + 1);
+        joined.push_str(&self.prefix);
+        if !path.is_empty() {
+            if !path.starts_with('/') {
+                joined.push('/');
+            }
+            joined.push_str(path);
+        }
+        if joined.is_empty() {
+            joined.push('/');
+        }
+        if let Some(query) = query {
+            joined.push('?');
+            joined.push_str(query);
+        }
+        Ok(joined)
+    }
+
+    /// Builds the absolute URI for a joined path and query pairs, and checks
+    /// that it still points at this base's origin.
+    pub fn uri(&self, path_and_query: &str, pairs: &[(String, String)]) -> Result<http::Uri, Error> {
+        let mut pq = String::with_capacity(path_and_query.len() + 32 * pairs.len());
+        pq.push_str(path_and_query);
+        let mut separator = if pq.contains('?') { '&' } else { '?' };
+        for (key, value) in pairs {
+            pq.push(separator);
+            separator = '&';
+            pq.extend(utf8_percent_encode(key, QUERY_ENCODE));
+            pq.push('=');
+            pq.extend(utf8_percent_encode(value, QUERY_ENCODE));
+        }
+        let uri = http::Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(pq)
+            .build()
+            .map_err(|_| Error::config("the endpoint does not form a valid URL"))?;
+        // Defense in depth: whatever the endpoint was, the origin is the base's.
+        if uri.scheme() != Some(&self.scheme) || uri.authority() != Some(&self.authority) {
+            return Err(Error::config("the endpoint would leave the base URL"));
+        }
+        Ok(uri)
+    }
+}
+
+/// Validates an endpoint and splits off its raw query.
+fn split_endpoint(endpoint: &str) -> Result<(&str, Option<&str>), Error> {
+    if let Some(bad) = endpoint.bytes().find(|b| !b.is_ascii_graphic()) {
+        return Err(Error::config(if bad.is_ascii() {
+            "the endpoint contains a space or control character"
+        } else {
+            "the endpoint contains non-ASCII characters; percent-encode them"
+        }));
+    }
+    if endpoint.contains('\\') {
+        return Err(Error::config("the endpoint contains a backslash"));
+    }
+    if endpoint.contains('#') {
+        return Err(Error::config("the endpoint contains a fragment"));
+    }
+    let (path, query) = match endpoint.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (endpoint, None),
+    };
+    if path.starts_with("//") {
+        return Err(Error::config("the endpoint is a protocol-relative URL (//host)"));
+    }
+    // Text before the first '/' must not look like a scheme or an authority.
+    let head = path.split('/').next().unwrap_or_default();
+    if head.contains(':') {
+        return Err(Error::config("the endpoint is an absolute URL or has a scheme"));
+    }
+    if head.contains('@') {
+        return Err(Error::config("the endpoint contains userinfo (user@host)"));
+    }
+    for segment in path.split('/') {
+        check_segment(segment)?;
+    }
+    Ok((path, query))
+}
+
+/// Rejects a path segment that is, or decodes (up to [`DECODE_ROUNDS`]
+/// times) to, a dot segment, a separator trick or a control character.
+fn check_segment(segment: &str) -> Result<(), Error> {
+    let mut current = segment.to_owned();
+    for _ in 0..=DECODE_ROUNDS {
+        for piece in current.split(['/', '\\']) {
+            if is_dot_segment(piece) {
+                return Err(Error::config("the endpoint contains a dot segment (. or ..)"));
+            }
+        }
+        if current.chars().any(char::is_control) {
+            return Err(Error::config("the endpoint encodes a control character"));
+        }
+        if current.contains('\\') {
+            return Err(Error::config("the endpoint encodes a backslash"));
+        }
+        if !current.contains('%') {
+            return Ok(());
+        }
+        check_percent_escapes(&current)?;
+        let decoded = percent_decode_str(&current).decode_utf8_lossy().into_owned();
+        if decoded == current {
+            return Ok(());
+        }
+        current = decoded;
+    }
+    Err(Error::config("the endpoint is percent-encoded too many times"))
+}
+
+/// `.` and `..`, also spelled with look-alike dots that some servers fold to ASCII.
+fn is_dot_segment(piece: &str) -> bool {
+    let dots = piece.chars().filter(|c| matches!(c, '.' | '\u{FF0E}' | '\u{2024}' | '\u{FE52}')).count();
+    let len = piece.chars().count();
+    (len == 1 || len == 2) && dots == len
+}
+
+fn check_percent_escapes(s: &str) -> Result<(), Error> {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let valid = bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+            if !valid {
+                return Err(Error::config("the endpoint has an invalid percent-escape"));
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> BaseUrl {
+        BaseUrl::parse("https://api.example.com/v1", false).unwrap()
+    }
+
+    #[test]
+    fn joins_under_the_base_path() {
+        let base = base();
+        assert_eq!(base.join("/users").unwrap(), "/v1/users");
+        assert_eq!(base.join("users").unwrap(), "/v1/users");
+        assert_eq!(base.join("").unwrap(), "/v1");
+        assert_eq!(base.join("/users/@me").unwrap(), "/v1/users/@me");
+        assert_eq!(base.join("/items?page=2").unwrap(), "/v1/items?page=2");
+        assert_eq!(base.join("/group%2Fproject").unwrap(), "/v1/group%2Fproject");
+        assert_eq!(base.join("/files/...").unwrap(), "/v1/files/...");
+        let root = BaseUrl::parse("https://api.example.com", false).unwrap();
+        assert_eq!(root.join("").unwrap(), "/");
+    }
+
+    #[test]
+    fn query_pairs_are_encoded() {
+        let base = base();
+        let uri = base
+            .uri(&base.join("/search").unwrap(), &[("q".into(), "a b&c=d".into())])
+            .unwrap();
+        assert_eq!(uri, "https://api.example.com/v1/search?q=a%20b%26c%3Dd");
+    }
+
+    #[test]
+    fn base_url_rules() {
+        assert!(BaseUrl::parse("https://user:pw@api.example.com", false).is_err());
+        assert!(BaseUrl::parse("ftp://api.example.com", false).is_err());
+        assert!(BaseUrl::parse("/relative", false).is_err());
+        assert!(BaseUrl::parse("https://api.example.com/?a=b", false).is_err());
+        assert!(BaseUrl::parse("http://127.0.0.1:8080", true).is_ok());
+    }
+}

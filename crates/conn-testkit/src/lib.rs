@@ -1,0 +1,54 @@
+//! Test kit for code that talks to HTTP APIs, used by conn's own tests and by
+//! its users' tests.
+//!
+//! [`TestServer`] is a real HTTP/1.1 + HTTP/2 server on `127.0.0.1` (optionally
+//! TLS with a self-signed certificate made at start) whose routes play scripts
+//! of [`Reply`]s, faults included: delays, stalled and truncated bodies,
+//! connection resets, endless bodies. Every request it receives is kept as a
+//! [`RecordedRequest`], so a test can assert both on what its client got and
+//! on what it sent.
+//!
+//! ```
+//! use std::time::Duration;
+//! use conn_testkit::{Reply, TestServer};
+//! use http::Method;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! let server = TestServer::start().await?;
+//! // Two failures, then success for every later call.
+//! server.route(
+//!     Method::GET,
+//!     "/v1/orders",
+//!     [
+//!         Reply::status(503).header("retry-after", "0"),
+//!         Reply::reset(),
+//!         Reply::json(200, r#"{"orders":[]}"#).delay(Duration::from_millis(10)),
+//!     ],
+//! );
+//! let base_url = server.url();
+//! // ... point the client under test at `base_url`, call it, then:
+//! for request in server.requests_to("/v1/orders") {
+//!     assert!(request.header("authorization").is_some());
+//! }
+//! # let _ = base_url;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The server waits on real sockets, so its tests run on a normal tokio clock:
+//! a paused clock advances by itself while the runtime waits for I/O. Use
+//! small delays (tens of milliseconds) and generous timeouts, and assert only
+//! "at least this long" about time.
+#![deny(missing_docs)]
+
+mod body;
+mod record;
+mod reply;
+mod server;
+mod tls;
+
+pub use body::ScriptedBody;
+pub use record::RecordedRequest;
+pub use reply::Reply;
+pub use server::{TestServer, TestServerBuilder};

@@ -1,0 +1,44 @@
+//! conn's [`Transport`](conn_core::Transport) on hyper 1 and hyper-util's
+//! pooled client.
+//!
+//! What it is for: putting each attempt of a conn call on the wire safely and
+//! fast. HTTPS goes through rustls with the `ring` provider (no OpenSSL),
+//! HTTP/1.1 and HTTP/2 are negotiated by ALPN, connections are pooled, the
+//! response body is bounded while it streams (past the limit the connection is
+//! dropped, nothing more is buffered), and redirects are not followed unless
+//! asked — and then never carry a credential to another origin.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use conn_transport_hyper::{HyperTransport, Redirects};
+//!
+//! # fn demo() -> Result<(), conn_core::Error> {
+//! let transport = HyperTransport::builder()
+//!     .connect_timeout(Duration::from_secs(3))
+//!     .body_limit(8 * 1024 * 1024)
+//!     .redirects(Redirects::follow(5))
+//!     .build()?;
+//! let connector = conn_core::Connector::builder("vendor")
+//!     .base_url("https://api.vendor.example")
+//!     .transport(Arc::new(transport))
+//!     .build()?;
+//! # let _ = connector; Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod body;
+mod builder;
+mod errors;
+mod redirect;
+mod tls;
+mod transport;
+
+pub use body::MinThroughput;
+pub use builder::{HyperTransportBuilder, Protocols};
+pub use redirect::{CrossOrigin, Redirects};
+pub use tls::Roots;
+pub use transport::HyperTransport;
+
+/// Default response body limit: 16 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024 * 1024;

@@ -1,0 +1,29 @@
+//! conn: connectors to third-party HTTP APIs that keep working when those
+//! APIs are slow, flaky, rate-limited or rotating credentials.
+//!
+//! This crate gathers the parts most users want under one name: everything
+//! from [`conn_core`] (the [`Connector`] pipeline, [`Request`], [`Response`],
+//! [`Error`], the component traits) and the hyper transport as
+//! [`transport`]. Each part is also its own crate, so a team can depend on
+//! `conn-core` alone and bring its own components.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use conn::{Connector, Context, Request};
+//! use conn::transport::HyperTransport;
+//!
+//! # async fn demo() -> Result<(), conn::Error> {
+//! let api = Connector::builder("catalog")
+//!     .base_url("https://api.catalog.example/v1")
+//!     .transport(Arc::new(HyperTransport::builder().build()?))
+//!     .build()?;
+//! let response = api.call(Request::get("/items"), Context::new()).await?;
+//! println!("{}", response.report());
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+pub use conn_core::*;
+
+/// The hyper transport: pooled HTTP/1.1 and HTTP/2 over rustls.
+pub use conn_transport_hyper as transport;
