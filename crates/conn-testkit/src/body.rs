@@ -44,12 +44,27 @@ pub struct ScriptedBody {
     /// Bytes still to come according to [`Self::declared_len`], reported as
     /// the exact size hint.
     declared_remaining: Option<u64>,
-    /// Set by the test server on HTTP/1: an abort raises this flag instead
-    /// of failing the body (see [`ScriptedBody::abort_via`]).
-    abort_signal: Option<Arc<AtomicBool>>,
-    /// The abort signal has been raised: the body waits for its connection
+    /// How an abort step plays out; the test server adapts it to the
+    /// connection so the client receives what was sent before the abort.
+    on_abort: OnAbort,
+    /// An abort signal has been raised: the body waits for its connection
     /// to be torn down and never yields again.
     parked: bool,
+}
+
+/// What a [`Step::Fail`] does.
+#[derive(Clone, Debug)]
+enum OnAbort {
+    /// Yield the error: the only choice outside the test server.
+    Fail,
+    /// HTTP/1 (see [`ScriptedBody::abort_via`]): raise the flag and park.
+    RaiseFlag(Arc<AtomicBool>),
+    /// HTTP/2 with a declared length: end the stream short of it, which the
+    /// client's HTTP/2 layer must reject as a content-length mismatch.
+    EndStream,
+    /// HTTP/2 without a declared length: only a stream reset tells the
+    /// client, so fail after a grace period for the data to go out.
+    FailAfter(Duration),
 }
 
 /// One step of a [`ScriptedBody`].
@@ -70,7 +85,7 @@ impl ScriptedBody {
             steps: VecDeque::new(),
             sleeping: None,
             declared_remaining: None,
-            abort_signal: None,
+            on_abort: OnAbort::Fail,
             parked: false,
         }
     }
@@ -113,8 +128,9 @@ impl ScriptedBody {
     /// played.
     ///
     /// Served by the [`TestServer`](crate::TestServer), the client gets
-    /// everything sent before the abort and then the connection is closed
-    /// (HTTP/1) or the stream reset (HTTP/2).
+    /// everything sent before the abort, then on HTTP/1 the connection is
+    /// closed; on HTTP/2 the stream ends short of its declared length, or,
+    /// without one, is reset shortly after.
     pub fn abort(mut self) -> ScriptedBody {
         self.steps.push_back(Step::Fail(
             io::ErrorKind::ConnectionAborted,
@@ -135,7 +151,7 @@ impl ScriptedBody {
     }
 
     /// Makes an abort raise `signal` and leave the body pending for good,
-    /// instead of yielding an error.
+    /// instead of yielding an error: for HTTP/1.
     ///
     /// On an error from the body hyper's HTTP/1 server drops the connection
     /// at once, discarding the response head and data it has not flushed
@@ -143,7 +159,23 @@ impl ScriptedBody {
     /// one. The server's socket wrapper watches `signal` and fails the
     /// connection only once everything before the abort has been flushed.
     pub(crate) fn abort_via(mut self, signal: Arc<AtomicBool>) -> ScriptedBody {
-        self.abort_signal = Some(signal);
+        self.on_abort = OnAbort::RaiseFlag(signal);
+        self
+    }
+
+    /// Adapts an abort to HTTP/2, where a stream reset makes h2 discard the
+    /// stream's frames not yet written, the response head included.
+    ///
+    /// With a declared length, ending the stream early is as certain a body
+    /// error for the client and loses nothing. Without one only a reset
+    /// signals the abort; it is delayed by a grace period so the data
+    /// already queued can reach the socket first (best effort: h2 offers no
+    /// way to wait for that exactly).
+    pub(crate) fn abort_for_http2(mut self) -> ScriptedBody {
+        self.on_abort = match self.declared_remaining {
+            Some(_) => OnAbort::EndStream,
+            None => OnAbort::FailAfter(HTTP2_RESET_GRACE),
+        };
         self
     }
 
@@ -167,6 +199,7 @@ impl fmt::Debug for ScriptedBody {
             .field("steps", &self.steps)
             .field("sleeping", &self.sleeping.is_some())
             .field("declared_remaining", &self.declared_remaining)
+            .field("on_abort", &self.on_abort)
             .field("parked", &self.parked)
             .finish_non_exhaustive()
     }
@@ -220,14 +253,23 @@ impl Body for ScriptedBody {
                     // Nothing may follow a failure: a body must not yield
                     // frames after an error.
                     this.steps.clear();
-                    if let Some(signal) = &this.abort_signal {
-                        // No waker is kept: the connection is torn down
-                        // once flushed, and the body dropped with it.
-                        signal.store(true, Ordering::SeqCst);
-                        this.parked = true;
-                        return Poll::Pending;
+                    match std::mem::replace(&mut this.on_abort, OnAbort::Fail) {
+                        OnAbort::Fail => {
+                            return Poll::Ready(Some(Err(io::Error::new(kind, message))));
+                        }
+                        OnAbort::RaiseFlag(signal) => {
+                            // No waker is kept: the connection is torn down
+                            // once flushed, and the body dropped with it.
+                            signal.store(true, Ordering::SeqCst);
+                            this.parked = true;
+                            return Poll::Pending;
+                        }
+                        OnAbort::EndStream => return Poll::Ready(None),
+                        OnAbort::FailAfter(grace) => {
+                            this.steps.push_back(Step::Fail(kind, message));
+                            this.sleeping = Some(Box::pin(tokio::time::sleep(grace)));
+                        }
                     }
-                    return Poll::Ready(Some(Err(io::Error::new(kind, message))));
                 }
             }
         }
@@ -244,6 +286,10 @@ impl Body for ScriptedBody {
         }
     }
 }
+
+/// How long an HTTP/2 abort without a declared length waits before the
+/// stream reset (see [`ScriptedBody::abort_for_http2`]).
+const HTTP2_RESET_GRACE: Duration = Duration::from_millis(50);
 
 /// Lengths in memory always fit in a u64 on the platforms tokio supports; the
 /// saturation only keeps this free of a panicking path.
@@ -294,6 +340,35 @@ mod tests {
         let bytes = body.collect().await.unwrap().to_bytes();
         assert_eq!(&bytes[..], b"ab");
         assert!(start.elapsed() >= Duration::from_secs(3));
+    }
+
+    #[tokio::test]
+    async fn abort_via_raises_the_flag_and_parks() {
+        let flag = Arc::new(AtomicBool::new(false));
+        let mut body = ScriptedBody::new()
+            .data("ab")
+            .abort()
+            .abort_via(flag.clone());
+        assert!(body.frame().await.unwrap().is_ok());
+        let next = tokio::time::timeout(Duration::from_millis(20), body.frame()).await;
+        assert!(next.is_err(), "parked, not failed");
+        assert!(flag.load(Ordering::SeqCst));
+        assert!(!body.is_end_stream());
+    }
+
+    #[tokio::test]
+    async fn http2_abort_ends_short_with_a_length_and_fails_later_without() {
+        let mut declared = ScriptedBody::new()
+            .data("ab")
+            .abort()
+            .declared_len(Some(10))
+            .abort_for_http2();
+        assert!(declared.frame().await.unwrap().is_ok());
+        assert!(declared.frame().await.is_none());
+
+        let mut unknown = ScriptedBody::new().data("ab").abort().abort_for_http2();
+        assert!(unknown.frame().await.unwrap().is_ok());
+        assert!(unknown.frame().await.unwrap().is_err());
     }
 
     #[test]

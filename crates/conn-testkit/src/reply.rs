@@ -206,9 +206,15 @@ impl Reply {
     }
 
     /// Declares the full `Content-Length` but sends only the first
-    /// `after_bytes` bytes of the body, then aborts the connection (HTTP/1)
-    /// or resets the stream (HTTP/2): the client must see a body error, not
-    /// a short body.
+    /// `after_bytes` bytes of the body, then aborts: the client must see a
+    /// body error, not a short body.
+    ///
+    /// On HTTP/1 the connection is closed once those bytes went out. On
+    /// HTTP/2 the stream ends short of the declared length, which the
+    /// client's HTTP/2 layer rejects; with [`chunked`](Self::chunked) there
+    /// is no length to fall short of, so the stream is reset about 50 ms
+    /// after the bytes were queued instead (resetting at once would make
+    /// the server discard what it had not written yet).
     ///
     /// With `after_bytes` at or past the end of the body nothing is cut.
     pub fn truncate_body(mut self, after_bytes: usize) -> Reply {

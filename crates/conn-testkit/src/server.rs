@@ -491,10 +491,13 @@ async fn handle(
         ));
     }
     let response = reply.to_response();
-    if http1 {
-        return Ok(response.map(|body| body.abort_via(faults.close_after_flush.clone())));
-    }
-    Ok(response)
+    Ok(response.map(|body| {
+        if http1 {
+            body.abort_via(faults.close_after_flush.clone())
+        } else {
+            body.abort_for_http2()
+        }
+    }))
 }
 
 /// What a request handler can do to its connection's socket, beyond what

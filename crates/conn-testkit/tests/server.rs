@@ -228,11 +228,47 @@ async fn truncated_body_is_a_client_body_error() {
         "/cut",
         [Reply::text(200, "text/plain", vec![b'x'; 10_000]).truncate_body(1_000)],
     );
+    server.route(
+        Method::GET,
+        "/cut-chunked",
+        [Reply::text(200, "text/plain", vec![b'x'; 10_000])
+            .chunked()
+            .truncate_body(1_000)],
+    );
     for client in [http1_client(), h2c_client()] {
         let response = get(&client, format!("{}/cut", server.url())).await;
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.headers()["content-length"], "10000");
         assert!(body_bytes(response).await.is_err(), "a short body must fail");
+
+        let response = get(&client, format!("{}/cut-chunked", server.url())).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(!response.headers().contains_key("content-length"));
+        assert!(body_bytes(response).await.is_err(), "an aborted body must fail");
+    }
+}
+
+#[tokio::test]
+async fn truncated_body_delivers_the_bytes_before_the_cut() {
+    let server = TestServer::start().await.unwrap();
+    server.route(
+        Method::GET,
+        "/cut",
+        [Reply::huge_body(200, 1 << 20).truncate_body(300_000)],
+    );
+    for client in [http1_client(), h2c_client()] {
+        let response = get(&client, format!("{}/cut", server.url())).await;
+        let mut body = response.into_body();
+        let mut received = 0;
+        let outcome = loop {
+            match timeout(PATIENCE, body.frame()).await.unwrap() {
+                Some(Ok(frame)) => received += frame.into_data().map_or(0, |d| d.len()),
+                Some(Err(e)) => break Err(e),
+                None => break Ok(()),
+            }
+        };
+        assert!(outcome.is_err(), "the cut is an error");
+        assert_eq!(received, 300_000);
     }
 }
 
