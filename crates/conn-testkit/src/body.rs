@@ -38,6 +38,7 @@ use tokio::time::Sleep;
 /// assert_eq!(&bytes[..], b"hello");
 /// # }
 /// ```
+#[must_use = "a body does nothing unless polled"]
 pub struct ScriptedBody {
     steps: VecDeque<Step>,
     sleeping: Option<Pin<Box<Sleep>>>,
@@ -73,7 +74,10 @@ enum Step {
     Data(Bytes),
     /// `remaining` bytes taken from `chunk` over and over: a long body that
     /// never exists in memory as a whole.
-    Repeat { chunk: Bytes, remaining: u64 },
+    Repeat {
+        chunk: Bytes,
+        remaining: u64,
+    },
     Sleep(Duration),
     Fail(io::ErrorKind, &'static str),
 }
@@ -321,10 +325,7 @@ mod tests {
     #[tokio::test]
     async fn abort_yields_error_after_data_and_then_ends() {
         let mut body = ScriptedBody::new().data("ab").abort().data("never");
-        assert_eq!(
-            body.frame().await.unwrap().unwrap().into_data().unwrap(),
-            "ab"
-        );
+        assert_eq!(body.frame().await.unwrap().unwrap().into_data().unwrap(), "ab");
         let err = body.frame().await.unwrap().unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::ConnectionAborted);
         assert!(body.frame().await.is_none());
@@ -345,10 +346,7 @@ mod tests {
     #[tokio::test]
     async fn abort_via_raises_the_flag_and_parks() {
         let flag = Arc::new(AtomicBool::new(false));
-        let mut body = ScriptedBody::new()
-            .data("ab")
-            .abort()
-            .abort_via(flag.clone());
+        let mut body = ScriptedBody::new().data("ab").abort().abort_via(flag.clone());
         assert!(body.frame().await.unwrap().is_ok());
         let next = tokio::time::timeout(Duration::from_millis(20), body.frame()).await;
         assert!(next.is_err(), "parked, not failed");

@@ -43,12 +43,14 @@
 #![deny(missing_docs)]
 
 mod body;
+mod mock;
 mod record;
 mod reply;
 mod server;
 mod tls;
 
 pub use body::ScriptedBody;
+pub use mock::{MockReply, MockTransport, ScriptedTransport, SentRequest};
 pub use record::RecordedRequest;
 pub use reply::Reply;
 pub use server::{TestServer, TestServerBuilder};

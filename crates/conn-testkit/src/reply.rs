@@ -37,6 +37,7 @@ static HUGE_CHUNK: [u8; 64 * 1024] = [b'a'; 64 * 1024];
 /// # let _ = (slow_unavailable, ok);
 /// ```
 #[derive(Clone, Debug)]
+#[must_use = "a reply does nothing until given to `TestServer::route`"]
 pub struct Reply {
     reset: bool,
     status: StatusCode,
@@ -286,9 +287,8 @@ impl Reply {
         // The body's exact length and the Content-Length header must agree
         // (hyper asserts it in debug builds), so the body declares a length
         // only when the header is ours.
-        let declare = !self.chunked
-            && !headers.contains_key(CONTENT_LENGTH)
-            && may_have_content_length(self.status);
+        let declare =
+            !self.chunked && !headers.contains_key(CONTENT_LENGTH) && may_have_content_length(self.status);
         if declare {
             headers.insert(CONTENT_LENGTH, HeaderValue::from(total));
             body = body.declared_len(Some(total));
@@ -317,9 +317,7 @@ impl Reply {
 /// RFC 9110 forbids Content-Length on 1xx and 204, and on 304 it would
 /// describe the unsent representation.
 fn may_have_content_length(status: StatusCode) -> bool {
-    !(status.is_informational()
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED)
+    !(status.is_informational() || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED)
 }
 
 fn invalid_reply(problems: &[String]) -> Response<ScriptedBody> {
@@ -417,9 +415,15 @@ mod tests {
         let reply = Reply::text(200, "text/plain", "abcdef").stall_body(2, Duration::from_secs(5));
         let mut body = reply.to_response().into_body();
         let start = tokio::time::Instant::now();
-        assert_eq!(&body.frame().await.unwrap().unwrap().into_data().unwrap()[..], b"ab");
+        assert_eq!(
+            &body.frame().await.unwrap().unwrap().into_data().unwrap()[..],
+            b"ab"
+        );
         assert_eq!(start.elapsed(), Duration::ZERO);
-        assert_eq!(&body.frame().await.unwrap().unwrap().into_data().unwrap()[..], b"cdef");
+        assert_eq!(
+            &body.frame().await.unwrap().unwrap().into_data().unwrap()[..],
+            b"cdef"
+        );
         assert!(start.elapsed() >= Duration::from_secs(5));
     }
 

@@ -8,7 +8,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -87,6 +87,7 @@ pub struct TestServer {
 /// # }
 /// ```
 #[derive(Clone, Debug, Default)]
+#[must_use = "a builder does nothing until `start` is awaited"]
 pub struct TestServerBuilder {
     tls: bool,
     versions: Versions,
@@ -125,9 +126,12 @@ impl TestServerBuilder {
 
     /// Binds `127.0.0.1:0` and starts serving on the current tokio runtime.
     ///
+    /// Must be called within a tokio runtime with I/O and time enabled.
+    ///
+    /// # Errors
+    ///
     /// Fails if the port cannot be bound or, with TLS, if the certificate
-    /// cannot be made. Must be called within a tokio runtime with I/O and
-    /// time enabled.
+    /// cannot be made.
     pub async fn start(self) -> io::Result<TestServer> {
         let alpn: &[&[u8]] = match self.versions {
             Versions::Both => &[b"h2", b"http/1.1"],
@@ -183,6 +187,10 @@ impl TestServer {
     /// Starts a plain-HTTP server speaking HTTP/1.1 and HTTP/2 (h2c, prior
     /// knowledge), told apart per connection; see [`TestServer::builder`]
     /// for TLS or a single version.
+    ///
+    /// # Errors
+    ///
+    /// Fails if `127.0.0.1:0` cannot be bound.
     pub async fn start() -> io::Result<TestServer> {
         TestServer::builder().start().await
     }
@@ -326,7 +334,7 @@ impl Script {
 /// A poisoned lock only means another test thread panicked while holding it;
 /// the records are still worth reading.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Counts a request as in flight for as long as it lives.
@@ -386,26 +394,17 @@ async fn accept_loop(
     executor: ShutdownExecutor,
 ) {
     loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _peer)) => stream,
-            Err(_) => {
-                // Typically out of file descriptors: pause instead of
-                // spinning, the condition may clear.
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
+        let Ok((stream, _peer)) = listener.accept().await else {
+            // Typically out of file descriptors: pause instead of spinning,
+            // the condition may clear.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
         };
         // Stalls and small scripted chunks must reach the client when sent,
         // not when Nagle's algorithm decides.
         let _ = stream.set_nodelay(true);
         let id = shared.connections.fetch_add(1, Ordering::SeqCst) + 1;
-        let connection = serve_connection(
-            stream,
-            id,
-            shared.clone(),
-            acceptor.clone(),
-            builder.clone(),
-        );
+        let connection = serve_connection(stream, id, shared.clone(), acceptor.clone(), builder.clone());
         drop(spawn_until_shutdown(executor.shutdown.clone(), connection));
     }
 }
@@ -429,9 +428,7 @@ async fn serve_connection(
     match acceptor {
         Some(acceptor) => {
             if let Ok(tls_stream) = acceptor.accept(io).await {
-                let _ = builder
-                    .serve_connection(TokioIo::new(tls_stream), service)
-                    .await;
+                let _ = builder.serve_connection(TokioIo::new(tls_stream), service).await;
             }
         }
         None => {
@@ -561,11 +558,7 @@ impl Drop for FaultyStream {
 }
 
 impl AsyncRead for FaultyStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         this.check()?;
         Pin::new(&mut this.stream).poll_read(cx, buf)
@@ -573,11 +566,7 @@ impl AsyncRead for FaultyStream {
 }
 
 impl AsyncWrite for FaultyStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         this.check()?;
         Pin::new(&mut this.stream).poll_write(cx, buf)

@@ -22,16 +22,11 @@ pub(crate) struct ServerTls {
 /// wide, so the kit never fights the application under test over rustls's
 /// global default.
 pub(crate) fn self_signed(alpn: &[&[u8]]) -> io::Result<ServerTls> {
-    let certified = rcgen::generate_simple_self_signed(vec![
-        "localhost".to_owned(),
-        "127.0.0.1".to_owned(),
-    ])
-    .map_err(io::Error::other)?;
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .map_err(io::Error::other)?;
     let certificate_pem = certified.cert.pem();
     let certificate = certified.cert.der().clone();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-        certified.signing_key.serialize_der(),
-    ));
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der()));
 
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)

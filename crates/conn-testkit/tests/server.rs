@@ -34,20 +34,17 @@ fn h2c_client() -> TestClient<HttpConnector> {
         .build_http()
 }
 
-fn tls_client(
-    ca_pem: &str,
-) -> TestClient<hyper_rustls::HttpsConnector<HttpConnector>> {
+fn tls_client(ca_pem: &str) -> TestClient<hyper_rustls::HttpsConnector<HttpConnector>> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
         roots.add(cert.expect("valid PEM")).expect("usable root");
     }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("ring supports the default versions")
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let config =
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("ring supports the default versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(config)
         .https_only()
@@ -142,7 +139,10 @@ async fn unknown_route_and_wrong_method_get_404_json() {
             .unwrap();
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
         assert_eq!(response.headers()["content-type"], "application/json");
-        assert_eq!(&body_bytes(response).await.unwrap()[..], br#"{"error":"no route"}"#);
+        assert_eq!(
+            &body_bytes(response).await.unwrap()[..],
+            br#"{"error":"no route"}"#
+        );
     }
     // An empty script removes the route.
     server.route(Method::GET, "/known", []);
@@ -215,7 +215,11 @@ async fn stall_body_sends_the_first_bytes_then_pauses() {
     // holds exactly the bytes before it.
     let first = timeout(PATIENCE, body.frame()).await.unwrap().unwrap().unwrap();
     assert_eq!(first.into_data().unwrap(), "0123");
-    let rest = timeout(PATIENCE, body.collect()).await.unwrap().unwrap().to_bytes();
+    let rest = timeout(PATIENCE, body.collect())
+        .await
+        .unwrap()
+        .unwrap()
+        .to_bytes();
     assert_eq!(&rest[..], b"456789");
     assert!(start.elapsed() >= stall);
 }
@@ -385,7 +389,12 @@ async fn tls_negotiates_http2_by_alpn() {
 
 #[tokio::test]
 async fn tls_http1_only_falls_back_by_alpn() {
-    let server = TestServer::builder().tls(true).http1_only().start().await.unwrap();
+    let server = TestServer::builder()
+        .tls(true)
+        .http1_only()
+        .start()
+        .await
+        .unwrap();
     server.route(Method::GET, "/secure", [Reply::status(200)]);
     let client = tls_client(&server.ca_certificate_pem().unwrap());
     let response = get(&client, format!("{}/secure", server.url())).await;
