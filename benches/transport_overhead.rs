@@ -30,11 +30,20 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let server_runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let server = server_runtime.block_on(TestServer::builder().http1_only().start()).unwrap();
+    let server_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = server_runtime
+        .block_on(TestServer::builder().http1_only().start())
+        .unwrap();
     server.route(http::Method::GET, "/item", [Reply::json(200, BODY)]);
     let raw = Client::builder(TokioExecutor::new()).build_http();
-    let transport = HyperTransport::builder().protocols(Protocols::Http1).build().unwrap();
+    let transport = HyperTransport::builder()
+        .protocols(Protocols::Http1)
+        .build()
+        .unwrap();
     let connector = Connector::builder("bench")
         .base_url(server.url())
         .allow_http(true)
@@ -42,39 +51,65 @@ fn setup() -> Setup {
         .build()
         .unwrap();
     let url = format!("{}/item", server.url()).parse().unwrap();
-    Setup { _server_runtime: server_runtime, server, raw, connector, url }
+    Setup {
+        _server_runtime: server_runtime,
+        server,
+        raw,
+        connector,
+        url,
+    }
 }
 
 async fn raw_call(setup: &Setup) {
-    let request = http::Request::get(setup.url.clone()).body(Full::new(Bytes::new())).unwrap();
+    let request = http::Request::get(setup.url.clone())
+        .body(Full::new(Bytes::new()))
+        .unwrap();
     let response = setup.raw.request(request).await.unwrap();
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(body.len(), BODY.len());
 }
 
 async fn conn_call(setup: &Setup) {
-    let response = setup.connector.call(Request::get("/item"), Context::new()).await.unwrap();
+    let response = setup
+        .connector
+        .call(Request::get("/item"), Context::new())
+        .await
+        .unwrap();
     assert_eq!(response.body().len(), BODY.len());
 }
 
 fn bench(c: &mut Criterion) {
     let setup = setup();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let mut group = c.benchmark_group("transport_overhead");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("raw_hyper_util", |b| b.to_async(&runtime).iter(|| raw_call(&setup)));
-    group.bench_function("conn_transport_only", |b| b.to_async(&runtime).iter(|| conn_call(&setup)));
+    group.bench_function("raw_hyper_util", |b| {
+        b.to_async(&runtime).iter(|| raw_call(&setup))
+    });
+    group.bench_function("conn_transport_only", |b| {
+        b.to_async(&runtime).iter(|| conn_call(&setup))
+    });
     group.finish();
 
     // Interleaved rounds: both clients see the same machine noise.
-    let rounds = if std::env::args().any(|a| a == "--bench") { 10 } else { 1 };
+    let rounds = if std::env::args().any(|a| a == "--bench") {
+        10
+    } else {
+        1
+    };
     let per_round = 2_000;
     let mut ratios = Vec::new();
     for _ in 0..rounds {
         let raw = runtime.block_on(rate(per_round, || raw_call(&setup)));
         let conn = runtime.block_on(rate(per_round, || conn_call(&setup)));
         ratios.push(conn / raw);
-        println!("round: raw {raw:.0} req/s, conn {conn:.0} req/s, ratio {:.3}", conn / raw);
+        println!(
+            "round: raw {raw:.0} req/s, conn {conn:.0} req/s, ratio {:.3}",
+            conn / raw
+        );
     }
     ratios.sort_by(f64::total_cmp);
     println!(

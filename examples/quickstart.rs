@@ -24,7 +24,9 @@ impl RetryPolicy for RetryTransient {
             Err(err) => err.is_transient(),
         };
         if transient && call.request.is_idempotent() && call.attempt < 3 {
-            RetryDecision::Retry { delay: Duration::from_millis(50 * u64::from(call.attempt)) }
+            RetryDecision::Retry {
+                delay: Duration::from_millis(50 * u64::from(call.attempt)),
+            }
         } else {
             RetryDecision::Stop
         }
@@ -34,14 +36,33 @@ impl RetryPolicy for RetryTransient {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let api = TestServer::start().await?;
-    api.route(Method::GET, "/products", [
-        Reply::status(503),
-        Reply::status(503),
-        Reply::json(200, r#"[{"sku":"A-1","name":"Anvil"},{"sku":"B-2","name":"Bellows"}]"#),
-    ]);
-    api.route(Method::GET, "/slow", [Reply::json(200, "{}").delay(Duration::from_secs(3))]);
-    api.route(Method::GET, "/missing", [Reply::json(404, r#"{"error":"no such order"}"#)]);
-    api.route(Method::GET, "/flaky-connection", [Reply::reset(), Reply::json(200, r#"{"ok":true}"#)]);
+    api.route(
+        Method::GET,
+        "/products",
+        [
+            Reply::status(503),
+            Reply::status(503),
+            Reply::json(
+                200,
+                r#"[{"sku":"A-1","name":"Anvil"},{"sku":"B-2","name":"Bellows"}]"#,
+            ),
+        ],
+    );
+    api.route(
+        Method::GET,
+        "/slow",
+        [Reply::json(200, "{}").delay(Duration::from_secs(3))],
+    );
+    api.route(
+        Method::GET,
+        "/missing",
+        [Reply::json(404, r#"{"error":"no such order"}"#)],
+    );
+    api.route(
+        Method::GET,
+        "/flaky-connection",
+        [Reply::reset(), Reply::json(200, r#"{"ok":true}"#)],
+    );
 
     let connector = Connector::builder("demo-shop")
         .base_url(api.url())
@@ -52,7 +73,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
 
     println!("conn quickstart: embedded API at {}\n", api.url());
-    for endpoint in ["/products", "/flaky-connection", "/slow", "/missing", "//evil.example/steal"] {
+    for endpoint in [
+        "/products",
+        "/flaky-connection",
+        "/slow",
+        "/missing",
+        "//evil.example/steal",
+    ] {
         let context = Context::new().tenant("acme");
         match connector.call(Request::get(endpoint), context).await {
             Ok(response) => {

@@ -27,3 +27,8 @@ pub use conn_core::*;
 
 /// The hyper transport: pooled HTTP/1.1 and HTTP/2 over rustls.
 pub use conn_transport_hyper as transport;
+
+/// The README's examples, compiled and run as doctests so they never rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

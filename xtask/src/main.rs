@@ -28,15 +28,30 @@ struct Step {
 }
 
 const STEPS: &[Step] = &[
-    Step { name: "format", args: &["fmt", "--all", "--check"] },
+    Step {
+        name: "format",
+        args: &["fmt", "--all", "--check"],
+    },
     Step {
         name: "clippy",
         args: &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
     },
-    Step { name: "tests", args: &["test", "--workspace", "--all-targets"] },
-    Step { name: "doctests", args: &["test", "--workspace", "--doc"] },
-    Step { name: "examples", args: &["build", "--workspace", "--examples"] },
-    Step { name: "quickstart", args: &["run", "--quiet", "--example", "quickstart"] },
+    Step {
+        name: "tests",
+        args: &["test", "--workspace", "--all-targets"],
+    },
+    Step {
+        name: "doctests",
+        args: &["test", "--workspace", "--doc"],
+    },
+    Step {
+        name: "examples",
+        args: &["build", "--workspace", "--examples"],
+    },
+    Step {
+        name: "quickstart",
+        args: &["run", "--quiet", "--example", "quickstart"],
+    },
 ];
 
 fn test_all() -> ExitCode {
@@ -46,9 +61,17 @@ fn test_all() -> ExitCode {
         println!("==> {} (cargo {})", step.name, step.args.join(" "));
         let step_started = Instant::now();
         match run_cargo(step.args, &mut totals) {
-            Ok(true) => println!("==> {} ok in {:.1}s", step.name, step_started.elapsed().as_secs_f64()),
+            Ok(true) => println!(
+                "==> {} ok in {:.1}s",
+                step.name,
+                step_started.elapsed().as_secs_f64()
+            ),
             Ok(false) => {
-                println!("test-all: {} passed, {} failed", totals.passed, totals.failed.max(1));
+                println!(
+                    "test-all: {} passed, {} failed",
+                    totals.passed,
+                    totals.failed.max(1)
+                );
                 eprintln!("test-all FAILED at step `{}`", step.name);
                 return ExitCode::FAILURE;
             }
@@ -88,10 +111,14 @@ impl TestTotals {
     /// Adds the counts of a libtest summary line such as
     /// `test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s`.
     fn add_summary(&mut self, line: &str) {
-        let Some(rest) = line.trim().strip_prefix("test result: ") else { return };
+        let Some(rest) = line.trim().strip_prefix("test result: ") else {
+            return;
+        };
         for part in rest.split(';') {
             let mut words = part.split_whitespace().rev();
-            let (Some(label), Some(count)) = (words.next(), words.next()) else { continue };
+            let (Some(label), Some(count)) = (words.next(), words.next()) else {
+                continue;
+            };
             let Ok(count) = count.parse::<u64>() else { continue };
             match label {
                 "passed" => self.passed += count,
@@ -124,7 +151,9 @@ mod tests {
     #[test]
     fn sums_libtest_summaries() {
         let mut totals = TestTotals::default();
-        totals.add_summary("test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s");
+        totals.add_summary(
+            "test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s",
+        );
         totals.add_summary("test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out");
         totals.add_summary("running 3 tests");
         assert_eq!((totals.passed, totals.failed, totals.ignored), (15, 2, 1));

@@ -5,16 +5,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue};
 use http::HeaderMap;
+use http::header::{HeaderName, HeaderValue};
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
 use crate::{
-    AttemptOutcome, AttemptRecord, AttemptResult, AuthStrategy, BaseUrl, Breaker, CallInfo,
-    CallOutcome, CallReport, Context, Document, Error, ErrorKind, JsonPassThrough, NoAuth,
-    NoBreaker, NoRetry, NoThrottle, Normalizer, Request, Response, RetryDecision, RetryPolicy,
-    Throttle, TimeoutKind, Transport, TransportRequest, TransportResponse,
+    AttemptOutcome, AttemptRecord, AttemptResult, AuthStrategy, BaseUrl, Breaker, CallInfo, CallOutcome,
+    CallReport, Context, Document, Error, ErrorKind, JsonPassThrough, NoAuth, NoBreaker, NoRetry, NoThrottle,
+    Normalizer, Request, Response, RetryDecision, RetryPolicy, Throttle, TimeoutKind, Transport,
+    TransportRequest, TransportResponse,
 };
 
 /// The default correlation header.
@@ -106,7 +106,12 @@ impl Connector {
         let mut report = CallReport {
             connector: self.inner.name.clone(),
             method: request.method().clone(),
-            endpoint: request.endpoint().split('?').next().unwrap_or_default().to_owned(),
+            endpoint: request
+                .endpoint()
+                .split('?')
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
             correlation_id: correlation.clone(),
             started,
             total: Duration::ZERO,
@@ -128,13 +133,20 @@ impl Connector {
                     "call failed"
                 );
                 let attempts = report.attempts.len() as u32;
-                Err(err.with_attempts(attempts).with_correlation_id(correlation).with_report(report))
+                Err(err
+                    .with_attempts(attempts)
+                    .with_correlation_id(correlation)
+                    .with_report(report))
             }
         }
     }
 
     /// Runs the call, then normalizes the body into a [`Document`].
-    pub async fn call_document(&self, request: Request, context: Context) -> Result<(Document, Response), Error> {
+    pub async fn call_document(
+        &self,
+        request: Request,
+        context: Context,
+    ) -> Result<(Document, Response), Error> {
         let response = self.call(request, context).await?;
         match self.inner.normalizer.normalize(&response) {
             Ok(document) => Ok((document, response)),
@@ -169,7 +181,10 @@ impl Connector {
         let inner = &*self.inner;
         request.check()?;
         let path = inner.base.join(request.endpoint())?;
-        let deadline = earliest(context.deadline_at(), inner.total_timeout.map(|t| report.started + t));
+        let deadline = earliest(
+            context.deadline_at(),
+            inner.total_timeout.map(|t| report.started + t),
+        );
         let mut attempt = 1;
         let mut refreshed = false;
         let mut replay = false;
@@ -184,12 +199,22 @@ impl Connector {
             };
             let started = Instant::now();
             let breaker_permit = inner.breaker.admit(&call)?;
-            let throttle_permit = within(deadline, "waiting for the throttle", inner.throttle.acquire(&call)).await?;
+            let throttle_permit = within(
+                deadline,
+                "waiting for the throttle",
+                inner.throttle.acquire(&call),
+            )
+            .await?;
             let throttle_wait = started.elapsed();
             report.throttle_wait += throttle_wait;
 
             let mut outgoing = request.clone();
-            within(deadline, "authorizing", inner.auth.authorize(&mut outgoing, context)).await?;
+            within(
+                deadline,
+                "authorizing",
+                inner.auth.authorize(&mut outgoing, context),
+            )
+            .await?;
             let wire = self.prepare(outgoing, &path, correlation)?;
             let (limit, limit_kind) = attempt_limit(request, inner.attempt_timeout, deadline)?;
 
@@ -210,7 +235,10 @@ impl Connector {
             if let Ok(response) = &result {
                 inner.throttle.observe(&call, response);
             }
-            let outcome = AttemptOutcome { result: result.as_ref(), latency: done - sent };
+            let outcome = AttemptOutcome {
+                result: result.as_ref(),
+                latency: done - sent,
+            };
             inner.breaker.record(&call, breaker_permit, &outcome);
             let mut record = AttemptRecord {
                 number: report.attempts.len() as u32 + 1,
@@ -292,7 +320,10 @@ impl Connector {
         *request.method_mut() = outgoing.method;
         *request.uri_mut() = uri;
         *request.headers_mut() = headers;
-        Ok(TransportRequest { request, credentials: outgoing.credentials })
+        Ok(TransportRequest {
+            request,
+            credentials: outgoing.credentials,
+        })
     }
 }
 
@@ -369,12 +400,14 @@ async fn within<T>(
     future: impl Future<Output = Result<T, Error>>,
 ) -> Result<T, Error> {
     match deadline {
-        Some(deadline) => tokio::time::timeout_at(deadline, future).await.unwrap_or_else(|_| {
-            Err(Error::new(
-                ErrorKind::Timeout(TimeoutKind::Deadline),
-                format!("the deadline passed while {what}"),
-            ))
-        }),
+        Some(deadline) => tokio::time::timeout_at(deadline, future)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::new(
+                    ErrorKind::Timeout(TimeoutKind::Deadline),
+                    format!("the deadline passed while {what}"),
+                ))
+            }),
         None => future.await,
     }
 }
@@ -516,10 +549,16 @@ impl ConnectorBuilder {
         if let Some(reason) = self.invalid {
             return Err(Error::config(reason));
         }
-        let base_url = self.base_url.ok_or_else(|| Error::config("the connector has no base URL"))?;
+        let base_url = self
+            .base_url
+            .ok_or_else(|| Error::config("the connector has no base URL"))?;
         let base = BaseUrl::parse(&base_url, self.allow_http)?;
-        let transport = self.transport.ok_or_else(|| Error::config("the connector has no transport"))?;
-        if self.attempt_timeout.is_some_and(|t| t.is_zero()) || self.total_timeout.is_some_and(|t| t.is_zero()) {
+        let transport = self
+            .transport
+            .ok_or_else(|| Error::config("the connector has no transport"))?;
+        if self.attempt_timeout.is_some_and(|t| t.is_zero())
+            || self.total_timeout.is_some_and(|t| t.is_zero())
+        {
             return Err(Error::config("timeouts must be greater than zero"));
         }
         Ok(Connector {

@@ -310,7 +310,9 @@ impl Error {
 
     /// Whether the API answered with an error status (4xx or 5xx).
     pub fn is_status(&self) -> bool {
-        self.inner.status.is_some_and(|s| s.is_client_error() || s.is_server_error())
+        self.inner
+            .status
+            .is_some_and(|s| s.is_client_error() || s.is_server_error())
     }
 
     /// Whether the API answered 401.
@@ -396,6 +398,9 @@ impl fmt::Debug for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.inner.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static))
+        self.inner
+            .source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
     }
 }

@@ -74,10 +74,16 @@ impl Normalizer for JsonPassThrough {
     fn normalize(&self, response: &Response) -> Result<Document, Error> {
         let body = response.body();
         if body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Document { format: Format::Empty, value: serde_json::Value::Null });
+            return Ok(Document {
+                format: Format::Empty,
+                value: serde_json::Value::Null,
+            });
         }
         match serde_json::from_slice(body) {
-            Ok(value) => Ok(Document { format: Format::Json, value }),
+            Ok(value) => Ok(Document {
+                format: Format::Json,
+                value,
+            }),
             Err(e) => Err(Error::new(
                 ErrorKind::Decode,
                 format!("malformed JSON at line {}, column {}", e.line(), e.column()),

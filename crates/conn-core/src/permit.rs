@@ -29,7 +29,9 @@ impl Permit {
 
     /// A permit holding `value` until the attempt ends.
     pub fn new<T: Any + Send + Sync>(value: T) -> Self {
-        Permit { inner: Some(Box::new(value)) }
+        Permit {
+            inner: Some(Box::new(value)),
+        }
     }
 
     /// Takes the value back out, if it is a `T`.
@@ -40,6 +42,8 @@ impl Permit {
 
 impl fmt::Debug for Permit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Permit").field("holds_value", &self.inner.is_some()).finish()
+        f.debug_struct("Permit")
+            .field("holds_value", &self.inner.is_some())
+            .finish()
     }
 }

@@ -177,7 +177,7 @@ impl fmt::Display for CallReport {
             ms(self.total),
             self.attempts.len()
         )?;
-        if !self.throttle_wait.is_zero() {
+        if self.throttle_wait >= Duration::from_micros(50) {
             write!(f, ", throttled {:.1} ms", ms(self.throttle_wait))?;
         }
         write!(f, ", correlation id {}", self.correlation_id)?;

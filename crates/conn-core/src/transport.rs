@@ -59,7 +59,10 @@ pub struct TransportResponse {
 impl TransportResponse {
     /// Wraps a buffered response; `first_byte` is left unknown.
     pub fn new(response: http::Response<Bytes>) -> Self {
-        TransportResponse { response, first_byte: None }
+        TransportResponse {
+            response,
+            first_byte: None,
+        }
     }
 
     /// Records when the response head arrived.

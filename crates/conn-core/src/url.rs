@@ -17,7 +17,11 @@ use crate::Error;
 const DECODE_ROUNDS: usize = 3;
 
 /// Characters left as they are in query keys and values (RFC 3986 unreserved).
-const QUERY_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const QUERY_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// A validated base URL: scheme, authority and a path prefix.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,7 +78,11 @@ impl BaseUrl {
             return Err(Error::config("the base URL must not have a query or fragment"));
         }
         let prefix = uri.path().trim_end_matches('/').to_owned();
-        Ok(BaseUrl { scheme, authority, prefix })
+        Ok(BaseUrl {
+            scheme,
+            authority,
+            prefix,
+        })
     }
 
     /// The scheme.
@@ -203,7 +211,10 @@ fn check_segment(segment: &str) -> Result<(), Error> {
 
 /// `.` and `..`, also spelled with look-alike dots that some servers fold to ASCII.
 fn is_dot_segment(piece: &str) -> bool {
-    let dots = piece.chars().filter(|c| matches!(c, '.' | '\u{FF0E}' | '\u{2024}' | '\u{FE52}')).count();
+    let dots = piece
+        .chars()
+        .filter(|c| matches!(c, '.' | '\u{FF0E}' | '\u{2024}' | '\u{FE52}'))
+        .count();
     let len = piece.chars().count();
     (len == 1 || len == 2) && dots == len
 }

@@ -4,7 +4,7 @@
 //! [`TestServer`] is a real HTTP/1.1 + HTTP/2 server on `127.0.0.1` (optionally
 //! TLS with a self-signed certificate made at start) whose routes play scripts
 //! of [`Reply`]s, faults included: delays, stalled and truncated bodies,
-//! connection resets, endless bodies. Every request it receives is kept as a
+//! connection resets, gigabyte bodies streamed from a single chunk. Every request it receives is kept as a
 //! [`RecordedRequest`], so a test can assert both on what its client got and
 //! on what it sent.
 //!

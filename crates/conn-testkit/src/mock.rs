@@ -38,7 +38,11 @@ pub struct MockReply {
 
 #[derive(Clone, Debug)]
 enum MockOutcome {
-    Respond { status: u16, headers: Vec<(String, String)>, body: Bytes },
+    Respond {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Bytes,
+    },
     Fail(ErrorKind),
 }
 
@@ -47,18 +51,27 @@ impl MockReply {
     pub fn status(status: u16) -> Self {
         MockReply {
             delay: Duration::ZERO,
-            outcome: MockOutcome::Respond { status, headers: Vec::new(), body: Bytes::new() },
+            outcome: MockOutcome::Respond {
+                status,
+                headers: Vec::new(),
+                body: Bytes::new(),
+            },
         }
     }
 
     /// A JSON response.
     pub fn json(status: u16, body: impl Into<Bytes>) -> Self {
-        MockReply::status(status).header("content-type", "application/json").body(body)
+        MockReply::status(status)
+            .header("content-type", "application/json")
+            .body(body)
     }
 
     /// A transport failure of `kind` (connect refused, connection lost...).
     pub fn error(kind: ErrorKind) -> Self {
-        MockReply { delay: Duration::ZERO, outcome: MockOutcome::Fail(kind) }
+        MockReply {
+            delay: Duration::ZERO,
+            outcome: MockOutcome::Fail(kind),
+        }
     }
 
     /// Adds a response header.
@@ -86,7 +99,11 @@ impl MockReply {
     fn into_result(self) -> Result<TransportResponse, Error> {
         match self.outcome {
             MockOutcome::Fail(kind) => Err(Error::new(kind, "scripted transport failure")),
-            MockOutcome::Respond { status, headers, body } => {
+            MockOutcome::Respond {
+                status,
+                headers,
+                body,
+            } => {
                 let mut builder = http::Response::builder().status(status);
                 for (name, value) in headers {
                     builder = builder.header(name, value);
@@ -173,7 +190,10 @@ impl Transport for ScriptedTransport {
     fn send(&self, request: TransportRequest) -> BoxFuture<'static, Result<TransportResponse, Error>> {
         let reply = {
             let mut state = self.lock();
-            state.sent.push(SentRequest { request: request.request, at: Instant::now() });
+            state.sent.push(SentRequest {
+                request: request.request,
+                at: Instant::now(),
+            });
             let next = state.script.pop_front().or_else(|| state.last.clone());
             if let Some(reply) = &next {
                 state.last = Some(reply.clone());

@@ -100,6 +100,14 @@ fn has_io_kind(err: &(dyn StdError + 'static), kind: io::ErrorKind) -> bool {
     false
 }
 
+#[test]
+fn handles_can_be_shared_across_tasks() {
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<TestServer>();
+    assert_send_sync::<Reply>();
+    assert_send_sync::<conn_testkit::RecordedRequest>();
+}
+
 #[tokio::test]
 async fn script_plays_in_order_then_repeats_the_last_reply() {
     let server = TestServer::start().await.unwrap();

@@ -53,7 +53,9 @@ pub(crate) async fn read_limited(
                 match tokio::time::timeout_at(*check_at, body.frame()).await {
                     Ok(frame) => frame,
                     Err(_) => {
-                        let needed = floor.bytes_per_second.saturating_mul(floor.grace.as_secs().max(1));
+                        let needed = floor
+                            .bytes_per_second
+                            .saturating_mul(floor.grace.as_secs().max(1));
                         if *in_window < needed {
                             return Err(Error::new(
                                 ErrorKind::Timeout(TimeoutKind::Attempt),
@@ -79,7 +81,9 @@ pub(crate) async fn read_limited(
         total = total.saturating_add(data.len());
         if total > limit {
             // Returning drops `body`: the connection is closed, not drained.
-            return Err(too_large(format!("the response body exceeds the limit of {limit} bytes")));
+            return Err(too_large(format!(
+                "the response body exceeds the limit of {limit} bytes"
+            )));
         }
         if let Some((_, in_window)) = &mut window {
             *in_window += data.len() as u64;

@@ -121,7 +121,9 @@ impl HyperTransportBuilder {
     /// setup is invalid (e.g. a custom root CA is not PEM).
     pub fn build(self) -> Result<HyperTransport, Error> {
         if self.min_throughput.is_some_and(|f| f.grace.is_zero()) {
-            return Err(Error::config("the minimum-throughput grace period must be greater than zero"));
+            return Err(Error::config(
+                "the minimum-throughput grace period must be greater than zero",
+            ));
         }
         let tls = self.roots.client_config()?;
         let mut http = HttpConnector::new();

@@ -27,7 +27,10 @@ impl Redirects {
     /// Follows up to `max_hops` redirects within the original origin and
     /// refuses any hop to another origin.
     pub fn follow(max_hops: u8) -> Self {
-        Redirects::Follow { max_hops, cross_origin: CrossOrigin::Refuse }
+        Redirects::Follow {
+            max_hops,
+            cross_origin: CrossOrigin::Refuse,
+        }
     }
 }
 
@@ -61,7 +64,9 @@ pub(crate) fn next_hop(
     if !matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) {
         return Ok(None);
     }
-    let Some(location) = headers.get(LOCATION) else { return Ok(None) };
+    let Some(location) = headers.get(LOCATION) else {
+        return Ok(None);
+    };
     let location = location
         .to_str()
         .map_err(|_| Error::new(ErrorKind::Redirect, "the redirect Location is not valid text"))?;
@@ -71,7 +76,10 @@ pub(crate) fn next_hop(
         .join(location)
         .map_err(|_| Error::new(ErrorKind::Redirect, "the redirect Location is not a valid URL"))?;
     if !matches!(target.scheme(), "http" | "https") {
-        return Err(Error::new(ErrorKind::Redirect, "the redirect leads to a non-HTTP scheme"));
+        return Err(Error::new(
+            ErrorKind::Redirect,
+            "the redirect leads to a non-HTTP scheme",
+        ));
     }
     let uri: http::Uri = target
         .as_str()
@@ -94,8 +102,10 @@ pub(crate) fn next_hop(
     if &target.origin() != original {
         match policy {
             CrossOrigin::Refuse => {
-                return Err(Error::new(ErrorKind::Redirect, "refused a redirect to another origin")
-                    .with_status(status));
+                return Err(
+                    Error::new(ErrorKind::Redirect, "refused a redirect to another origin")
+                        .with_status(status),
+                );
             }
             CrossOrigin::StripCredentials => credentials.strip_from(&mut request),
         }

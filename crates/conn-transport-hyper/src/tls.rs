@@ -26,17 +26,29 @@ pub struct Roots {
 impl Roots {
     /// The Mozilla root set compiled in (webpki-roots): same behaviour on every machine.
     pub fn webpki() -> Self {
-        Roots { webpki: true, native: false, pems: Vec::new() }
+        Roots {
+            webpki: true,
+            native: false,
+            pems: Vec::new(),
+        }
     }
 
     /// The operating system's trust store.
     pub fn native() -> Self {
-        Roots { webpki: false, native: true, pems: Vec::new() }
+        Roots {
+            webpki: false,
+            native: true,
+            pems: Vec::new(),
+        }
     }
 
     /// No root at all: add private CAs with [`with_pem`](Self::with_pem).
     pub fn none() -> Self {
-        Roots { webpki: false, native: false, pems: Vec::new() }
+        Roots {
+            webpki: false,
+            native: false,
+            pems: Vec::new(),
+        }
     }
 
     /// Also trusts every certificate in a PEM bundle (a private or test CA).

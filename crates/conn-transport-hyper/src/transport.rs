@@ -61,7 +61,10 @@ impl Shared {
         let TransportRequest { request, credentials } = request;
         let (max_hops, cross_origin) = match self.redirects {
             Redirects::None => (0, None),
-            Redirects::Follow { max_hops, cross_origin } => (max_hops, Some(cross_origin)),
+            Redirects::Follow {
+                max_hops,
+                cross_origin,
+            } => (max_hops, Some(cross_origin)),
         };
         let original = match cross_origin {
             Some(_) => Some(origin_of(request.uri())?),
@@ -70,7 +73,11 @@ impl Shared {
         let mut current = request;
         let mut hops = 0u8;
         loop {
-            let authority = current.uri().authority().map(|a| a.to_string()).unwrap_or_default();
+            let authority = current
+                .uri()
+                .authority()
+                .map(|a| a.to_string())
+                .unwrap_or_default();
             let next = cross_origin.map(|_| current.clone());
             let response = self
                 .client
@@ -80,9 +87,14 @@ impl Shared {
             let first_byte = Instant::now();
 
             if let (Some(previous), Some(policy), Some(original)) = (next, cross_origin, &original) {
-                if let Some(hop) =
-                    next_hop(&previous, response.status(), response.headers(), original, policy, &credentials)?
-                {
+                if let Some(hop) = next_hop(
+                    &previous,
+                    response.status(),
+                    response.headers(),
+                    original,
+                    policy,
+                    &credentials,
+                )? {
                     if hops == max_hops {
                         return Err(Error::new(
                             ErrorKind::Redirect,
