@@ -1,7 +1,10 @@
 //! `Context`: who a call is for and how long it may take.
 
 use std::collections::BTreeMap;
+use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -92,8 +95,18 @@ impl Context {
 
     /// The correlation id, generating a random one first when absent.
     pub fn ensure_correlation_id(&mut self) -> Arc<str> {
-        self.correlation_id
-            .get_or_insert_with(|| Arc::from(uuid::Uuid::new_v4().simple().to_string()))
-            .clone()
+        self.correlation_id.get_or_insert_with(new_correlation_id).clone()
     }
+}
+
+/// A new correlation id: 32 hex digits, a random per-process half and a
+/// counter half, so ids are unique across processes without a system call
+/// per id. Correlation ids identify, they do not authenticate: being
+/// predictable is fine.
+fn new_correlation_id() -> Arc<str> {
+    static PROCESS: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let process = *PROCESS.get_or_init(|| RandomState::new().build_hasher().finish());
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    Arc::from(format!("{process:016x}{count:016x}"))
 }

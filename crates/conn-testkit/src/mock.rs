@@ -14,13 +14,23 @@ mockall::mock! {
     ///
     /// ```
     /// use conn_testkit::MockTransport;
-    /// use conn_core::TransportResponse;
+    /// use conn_core::{Credentials, Transport, TransportRequest, TransportResponse};
     ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let mut transport = MockTransport::new();
-    /// transport.expect_send().times(1).returning(|_request| {
-    ///     let response = http::Response::builder().status(200).body(bytes::Bytes::new()).unwrap();
-    ///     Box::pin(async move { Ok(TransportResponse::new(response)) })
-    /// });
+    /// transport
+    ///     .expect_send()
+    ///     .withf(|request| request.request.uri().path() == "/ping")
+    ///     .times(1)
+    ///     .returning(|_request| {
+    ///         let response = http::Response::builder().status(200).body(bytes::Bytes::new()).unwrap();
+    ///         Box::pin(async move { Ok(TransportResponse::new(response)) })
+    ///     });
+    ///
+    /// let request = http::Request::get("https://api.example.com/ping").body(bytes::Bytes::new()).unwrap();
+    /// let sent = TransportRequest { request, credentials: Credentials::default() };
+    /// assert_eq!(transport.send(sent).await.unwrap().status(), 200);
+    /// # }
     /// ```
     pub Transport {}
 
