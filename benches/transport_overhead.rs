@@ -26,6 +26,9 @@ struct Setup {
     server: TestServer,
     raw: Client<HttpConnector, Full<Bytes>>,
     connector: Connector,
+    /// The same connector without per-attempt and total timeouts: isolates
+    /// the cost of arming a tokio timer per attempt.
+    untimed: Connector,
     url: http::Uri,
 }
 
@@ -44,18 +47,22 @@ fn setup() -> Setup {
         .protocols(Protocols::Http1)
         .build()
         .unwrap();
-    let connector = Connector::builder("bench")
-        .base_url(server.url())
-        .allow_http(true)
-        .transport(Arc::new(transport))
-        .build()
-        .unwrap();
+    let transport = Arc::new(transport);
+    let builder = || {
+        Connector::builder("bench")
+            .base_url(server.url())
+            .allow_http(true)
+            .transport(transport.clone())
+    };
+    let connector = builder().build().unwrap();
+    let untimed = builder().no_timeouts().build().unwrap();
     let url = format!("{}/item", server.url()).parse().unwrap();
     Setup {
         _server_runtime: server_runtime,
         server,
         raw,
         connector,
+        untimed,
         url,
     }
 }
@@ -69,9 +76,8 @@ async fn raw_call(setup: &Setup) {
     assert_eq!(body.len(), BODY.len());
 }
 
-async fn conn_call(setup: &Setup) {
-    let response = setup
-        .connector
+async fn conn_call(connector: &Connector) {
+    let response = connector
         .call(Request::get("/item"), Context::new())
         .await
         .unwrap();
@@ -90,7 +96,7 @@ fn bench(c: &mut Criterion) {
         b.to_async(&runtime).iter(|| raw_call(&setup))
     });
     group.bench_function("conn_transport_only", |b| {
-        b.to_async(&runtime).iter(|| conn_call(&setup))
+        b.to_async(&runtime).iter(|| conn_call(&setup.connector))
     });
     group.finish();
 
@@ -110,48 +116,57 @@ fn bench(c: &mut Criterion) {
     });
     group.finish();
 
-    // Interleaved at request granularity (raw, conn, raw, conn, ...), so both
-    // clients see the same machine noise; each round gives one ratio.
+    // Interleaved at request granularity (raw, conn, conn untimed, raw, ...),
+    // so every client sees the same machine noise; each round gives ratios.
     let rounds = if std::env::args().any(|a| a == "--bench") {
         15
     } else {
         1
     };
-    let pairs = 1_000;
+    let triples = 1_000;
     let mut ratios = Vec::new();
+    let mut untimed_ratios = Vec::new();
     for _ in 0..rounds {
-        let (raw, conn) = runtime.block_on(async {
-            let (mut raw, mut conn) = (Duration::ZERO, Duration::ZERO);
-            for _ in 0..pairs {
+        let [raw, conn, untimed] = runtime.block_on(async {
+            let mut totals = [Duration::ZERO; 3];
+            for _ in 0..triples {
                 let start = Instant::now();
                 raw_call(&setup).await;
-                raw += start.elapsed();
+                totals[0] += start.elapsed();
                 let start = Instant::now();
-                conn_call(&setup).await;
-                conn += start.elapsed();
+                conn_call(&setup.connector).await;
+                totals[1] += start.elapsed();
+                let start = Instant::now();
+                conn_call(&setup.untimed).await;
+                totals[2] += start.elapsed();
             }
-            (raw, conn)
+            totals
         });
-        let (raw_rate, conn_rate) = (
-            pairs as f64 / raw.as_secs_f64(),
-            pairs as f64 / conn.as_secs_f64(),
-        );
-        ratios.push(conn_rate / raw_rate);
+        let rate = |total: Duration| f64::from(triples) / total.as_secs_f64();
+        ratios.push(rate(conn) / rate(raw));
+        untimed_ratios.push(rate(untimed) / rate(raw));
         println!(
-            "round: raw {raw_rate:.0} req/s, conn {conn_rate:.0} req/s, ratio {:.3}",
-            conn_rate / raw_rate
+            "round: raw {:.0} req/s, conn {:.0} req/s (ratio {:.3}), conn without timeouts {:.0} req/s (ratio {:.3})",
+            rate(raw),
+            rate(conn),
+            rate(conn) / rate(raw),
+            rate(untimed),
+            rate(untimed) / rate(raw)
         );
     }
-    ratios.sort_by(f64::total_cmp);
     println!(
-        "transport_overhead: median ratio conn/raw = {:.3} (min {:.3}, max {:.3}) over {} interleaved rounds of {} pairs ({} requests served)",
-        ratios[ratios.len() / 2],
-        ratios[0],
-        ratios[ratios.len() - 1],
+        "transport_overhead: median ratio conn/raw = {:.3} (without timeouts {:.3}) over {} interleaved rounds of {} requests per client ({} requests served)",
+        median(&mut ratios),
+        median(&mut untimed_ratios),
         rounds,
-        pairs,
+        triples,
         setup.server.requests().len()
     );
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 /// A transport that answers 200 at once, to measure the pipeline alone.
