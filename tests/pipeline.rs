@@ -534,7 +534,7 @@ impl Throttle for RecordingThrottle {
             Ok(Permit::new(Slot(self.1.clone())))
         })
     }
-    fn observe(&self, _: &CallInfo<'_>, _: &conn::TransportResponse) {
+    fn observe(&self, _: &CallInfo<'_>, _: &AttemptOutcome<'_>) {
         assert_eq!(
             self.1.load(Ordering::SeqCst),
             0,

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::{Context, Error, Request, TransportResponse};
+use crate::{Context, Error, Request, ServerHints, TransportResponse};
 
 /// The call a component is asked about: which connector, which request, for
 /// whom, which attempt, and until when.
@@ -27,6 +27,9 @@ pub struct CallInfo<'a> {
     /// The effective deadline: the earlier of the context's deadline and the
     /// connector's total timeout.
     pub deadline: Option<Instant>,
+    /// The delay slept before this attempt, if it is a retry (decorrelated
+    /// jitter and similar schedules build on it).
+    pub previous_delay: Option<Duration>,
 }
 
 impl CallInfo<'_> {
@@ -43,6 +46,9 @@ pub struct AttemptOutcome<'a> {
     pub result: Result<&'a TransportResponse, &'a Error>,
     /// Time from handing the request to the transport until the attempt ended.
     pub latency: Duration,
+    /// What the response's headers said about waiting and quota (parsed once
+    /// by the connector's [`HintParser`](crate::HintParser); empty without a response).
+    pub hints: ServerHints,
 }
 
 impl AttemptOutcome<'_> {

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::HeaderMap;
@@ -12,9 +12,9 @@ use tokio::time::Instant;
 
 use crate::{
     AttemptOutcome, AttemptRecord, AttemptResult, AuthStrategy, BaseUrl, Breaker, CallInfo, CallOutcome,
-    CallReport, Context, Document, Error, ErrorKind, JsonPassThrough, NoAuth, NoBreaker, NoRetry, NoThrottle,
-    Normalizer, Request, Response, RetryDecision, RetryPolicy, Throttle, TimeoutKind, Transport,
-    TransportRequest, TransportResponse,
+    CallReport, Context, Document, Error, ErrorKind, HintParser, JsonPassThrough, NoAuth, NoBreaker, NoRetry,
+    NoThrottle, Normalizer, Request, Response, RetryDecision, RetryPolicy, ServerHints, Throttle,
+    TimeoutKind, Transport, TransportRequest, TransportResponse,
 };
 
 /// The default correlation header.
@@ -33,7 +33,8 @@ pub const DEFAULT_TOTAL_TIMEOUT: Duration = Duration::from_secs(120);
 /// 2. `throttle.acquire` — waits for capacity, never past the deadline;
 /// 3. `auth.authorize` — adds credentials to a fresh copy of the request;
 /// 4. `transport.send` — under the per-attempt timeout (capped by the deadline);
-/// 5. `throttle.observe`, then `breaker.record`;
+/// 5. server hints parsed once from the response, then `throttle.observe`
+///    and `breaker.record`;
 /// 6. on a 401, once per call: `auth.refresh` and a replay that is not a retry;
 /// 7. `retry.decide` — sleeps the delay (only if it ends before the deadline)
 ///    and loops.
@@ -71,6 +72,7 @@ struct Inner {
     attempt_timeout: Option<Duration>,
     total_timeout: Option<Duration>,
     correlation_header: Option<HeaderName>,
+    hints: HintParser,
     transport: Arc<dyn Transport>,
     auth: Arc<dyn AuthStrategy>,
     retry: Arc<dyn RetryPolicy>,
@@ -188,6 +190,7 @@ impl Connector {
         let mut attempt = 1;
         let mut refreshed = false;
         let mut replay = false;
+        let mut previous_delay = None;
         loop {
             let call = CallInfo {
                 connector: &inner.name,
@@ -196,6 +199,7 @@ impl Connector {
                 attempt,
                 started: report.started,
                 deadline,
+                previous_delay,
             };
             let started = Instant::now();
             let breaker_permit = inner.breaker.admit(&call)?;
@@ -232,13 +236,16 @@ impl Connector {
             let done = Instant::now();
             drop(throttle_permit);
 
-            if let Ok(response) = &result {
-                inner.throttle.observe(&call, response);
-            }
+            let hints = match &result {
+                Ok(response) => inner.hints.parse(response.headers(), SystemTime::now()),
+                Err(_) => ServerHints::default(),
+            };
             let outcome = AttemptOutcome {
                 result: result.as_ref(),
                 latency: done - sent,
+                hints,
             };
+            inner.throttle.observe(&call, &outcome);
             inner.breaker.record(&call, breaker_permit, &outcome);
             let mut record = AttemptRecord {
                 number: report.attempts.len() as u32 + 1,
@@ -273,12 +280,8 @@ impl Connector {
                 }
             }
 
-            let decision = inner.retry.decide(&call, &outcome);
-            let mut note = None;
-            if let RetryDecision::Retry { delay } = decision {
-                if deadline.is_some_and(|d| Instant::now() + delay >= d) {
-                    note = Some("no time left before the deadline for another attempt");
-                } else {
+            let note = match inner.retry.decide(&call, &outcome) {
+                RetryDecision::Retry { delay } if !deadline.is_some_and(|d| Instant::now() + delay >= d) => {
                     record.delay_after = Some(delay);
                     report.attempts.push(record);
                     tracing::debug!(
@@ -291,13 +294,19 @@ impl Connector {
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                     replay = false;
+                    previous_delay = Some(delay);
                     continue;
                 }
-            }
+                RetryDecision::Retry { .. } => {
+                    Some("no time left before the deadline for another attempt".into())
+                }
+                RetryDecision::GiveUp { reason } => Some(reason),
+                RetryDecision::Stop => None,
+            };
             report.attempts.push(record);
-            let final_result = finish(result);
+            let final_result = finish(result, &hints);
             return match note {
-                Some(note) => final_result.map_err(|e| e.with_note(note)),
+                Some(note) => final_result.map_err(|e| e.with_note(&note)),
                 None => final_result,
             };
         }
@@ -339,27 +348,23 @@ impl fmt::Debug for Connector {
 }
 
 /// The final result of a call from the last attempt's outcome.
-fn finish(result: Result<TransportResponse, Error>) -> Result<http::Response<Bytes>, Error> {
+fn finish(
+    result: Result<TransportResponse, Error>,
+    hints: &ServerHints,
+) -> Result<http::Response<Bytes>, Error> {
     let response = result?.response;
     let status = response.status();
     if ErrorKind::from_status(status).is_none() {
         return Ok(response);
     }
     let (parts, body) = response.into_parts();
-    let retry_after = retry_after_seconds(&parts.headers);
     match Error::from_response(status, parts.headers, body) {
-        Some(err) => Err(match retry_after {
+        Some(err) => Err(match hints.wait() {
             Some(after) => err.with_retry_after(after),
             None => err,
         }),
         None => unreachable!("from_status and from_response agree on what is an error"),
     }
-}
-
-/// `Retry-After` in delta-seconds, the form 429 and 503 answers use.
-fn retry_after_seconds(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 /// The earlier of two optional instants.
@@ -423,6 +428,7 @@ pub struct ConnectorBuilder {
     attempt_timeout: Option<Duration>,
     total_timeout: Option<Duration>,
     correlation_header: Option<HeaderName>,
+    hints: HintParser,
     transport: Option<Arc<dyn Transport>>,
     auth: Arc<dyn AuthStrategy>,
     retry: Arc<dyn RetryPolicy>,
@@ -442,6 +448,7 @@ impl ConnectorBuilder {
             attempt_timeout: Some(DEFAULT_ATTEMPT_TIMEOUT),
             total_timeout: Some(DEFAULT_TOTAL_TIMEOUT),
             correlation_header: Some(DEFAULT_CORRELATION_HEADER),
+            hints: HintParser::default(),
             transport: None,
             auth: Arc::new(NoAuth),
             retry: Arc::new(NoRetry),
@@ -507,6 +514,14 @@ impl ConnectorBuilder {
         self
     }
 
+    /// How server hints (Retry-After, RateLimit fields, vendor reset headers)
+    /// are read from this API's responses (default: the standard fields plus
+    /// `X-RateLimit-Reset` in any common format).
+    pub fn server_hints(mut self, parser: HintParser) -> Self {
+        self.hints = parser;
+        self
+    }
+
     /// The transport (required).
     pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
         self.transport = Some(transport);
@@ -569,6 +584,7 @@ impl ConnectorBuilder {
                 attempt_timeout: self.attempt_timeout,
                 total_timeout: self.total_timeout,
                 correlation_header: self.correlation_header,
+                hints: self.hints,
                 transport,
                 auth: self.auth,
                 retry: self.retry,

@@ -1,5 +1,6 @@
 //! The `RetryPolicy` trait: whether and when to try again.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::{AttemptOutcome, CallInfo};
@@ -35,7 +36,7 @@ pub trait RetryPolicy: Send + Sync {
 }
 
 /// What a [`RetryPolicy`] decided.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RetryDecision {
     /// Stop: the attempt's outcome is the call's result.
@@ -44,6 +45,13 @@ pub enum RetryDecision {
     Retry {
         /// How long to wait before the next attempt.
         delay: Duration,
+    },
+    /// The attempt should be retried, but the policy will not (retry budget
+    /// exhausted, a server hint past the deadline...): the attempt's outcome
+    /// is the call's result, and `reason` is added to the error's message.
+    GiveUp {
+        /// Why no further attempt is made (no secrets).
+        reason: Cow<'static, str>,
     },
 }
 

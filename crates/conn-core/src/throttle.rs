@@ -1,14 +1,15 @@
 //! The `Throttle` trait: stay inside the API's quota.
 
-use crate::{BoxFuture, CallInfo, Error, Permit, TransportResponse};
+use crate::{AttemptOutcome, BoxFuture, CallInfo, Error, Permit};
 
 /// Admits attempts at the rate and concurrency the API allows.
 ///
 /// `acquire` runs before every attempt and either waits (never past
 /// `call.deadline`) or fails with a [`RateLimited`](crate::ErrorKind::RateLimited)
 /// error. The returned [`Permit`] is held until the attempt ends, so a
-/// concurrency slot is freed by dropping it. `observe` sees every response,
-/// so an adaptive throttle can learn from rate-limit headers.
+/// concurrency slot is freed by dropping it. `observe` sees every outcome,
+/// with the parsed [`ServerHints`](crate::ServerHints), so an adaptive
+/// throttle can learn from rate-limit headers.
 ///
 /// ```
 /// use conn_core::{BoxFuture, CallInfo, Error, Permit, Throttle};
@@ -28,9 +29,10 @@ pub trait Throttle: Send + Sync {
     /// Waits for capacity for this attempt, or fails with a rate-limited error.
     fn acquire<'a>(&'a self, call: &'a CallInfo<'a>) -> BoxFuture<'a, Result<Permit, Error>>;
 
-    /// Learns from a response (rate-limit headers, 429s). Must not fail.
-    fn observe(&self, call: &CallInfo<'_>, response: &TransportResponse) {
-        let _ = (call, response);
+    /// Learns from how an attempt ended (rate-limit hints, 429s, errors).
+    /// Called after every attempt, once its permit is released. Must not fail.
+    fn observe(&self, call: &CallInfo<'_>, outcome: &AttemptOutcome<'_>) {
+        let _ = (call, outcome);
     }
 }
 
