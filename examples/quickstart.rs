@@ -7,46 +7,41 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use conn::retry::{Backoff, Retry, RetryBudget};
 use conn::transport::HyperTransport;
-use conn::{AttemptOutcome, CallInfo, Connector, Context, Request, RetryDecision, RetryPolicy};
+use conn::{Connector, Context, Request};
 use conn_testkit::{Reply, TestServer};
 use http::Method;
-
-/// A deliberately small policy: retry transient failures of idempotent
-/// requests up to 3 attempts, 50 ms then 100 ms apart. (conn-retry brings
-/// the full policy: jitter, Retry-After, budgets.)
-struct RetryTransient;
-
-impl RetryPolicy for RetryTransient {
-    fn decide(&self, call: &CallInfo<'_>, outcome: &AttemptOutcome<'_>) -> RetryDecision {
-        let transient = match outcome.result {
-            Ok(response) => matches!(response.status().as_u16(), 429 | 502 | 503 | 504),
-            Err(err) => err.is_transient(),
-        };
-        if transient && call.request.is_idempotent() && call.attempt < 3 {
-            RetryDecision::Retry {
-                delay: Duration::from_millis(50 * u64::from(call.attempt)),
-            }
-        } else {
-            RetryDecision::Stop
-        }
-    }
-}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let api = TestServer::start().await?;
+    let products = r#"[{"sku":"A-1","name":"Anvil"},{"sku":"B-2","name":"Bellows"}]"#;
     api.route(
         Method::GET,
         "/products",
-        [
-            Reply::status(503),
-            Reply::status(503),
-            Reply::json(
-                200,
-                r#"[{"sku":"A-1","name":"Anvil"},{"sku":"B-2","name":"Bellows"}]"#,
-            ),
-        ],
+        [Reply::status(503), Reply::status(503), Reply::json(200, products)],
+    );
+    api.route(
+        Method::GET,
+        "/flaky-connection",
+        [Reply::reset(), Reply::json(200, r#"{"ok":true}"#)],
+    );
+    let rate_limited = Reply::status(429).header("retry-after", "1");
+    api.route(
+        Method::GET,
+        "/rate-limited",
+        [rate_limited, Reply::json(200, r#"{"quota":"renewed"}"#)],
+    );
+    api.route(
+        Method::POST,
+        "/orders",
+        [Reply::status(503), Reply::json(201, r#"{"id":"o-1"}"#)],
+    );
+    api.route(
+        Method::POST,
+        "/payments",
+        [Reply::status(503), Reply::json(201, r#"{"id":"p-1"}"#)],
     );
     api.route(
         Method::GET,
@@ -58,30 +53,53 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "/missing",
         [Reply::json(404, r#"{"error":"no such order"}"#)],
     );
-    api.route(
-        Method::GET,
-        "/flaky-connection",
-        [Reply::reset(), Reply::json(200, r#"{"ok":true}"#)],
-    );
 
+    let retry = Retry::builder()
+        .max_attempts(3)
+        .backoff(Backoff::exponential(
+            Duration::from_millis(50),
+            2.0,
+            Duration::from_secs(2),
+        ))
+        .budget(Arc::new(RetryBudget::new(0.2, 5)))
+        .build();
     let connector = Connector::builder("demo-shop")
         .base_url(api.url())
         .allow_http(true) // the embedded API is plain HTTP on 127.0.0.1
         .transport(Arc::new(HyperTransport::builder().build()?))
-        .retry(Arc::new(RetryTransient))
+        .retry(Arc::new(retry))
         .attempt_timeout(Duration::from_millis(500))
         .build()?;
 
     println!("conn quickstart: embedded API at {}\n", api.url());
-    for endpoint in [
-        "/products",
-        "/flaky-connection",
-        "/slow",
-        "/missing",
-        "//evil.example/steal",
-    ] {
-        let context = Context::new().tenant("acme");
-        match connector.call(Request::get(endpoint), context).await {
+    let calls = [
+        (
+            "503, 503, 200: retried with jittered backoff",
+            Request::get("/products"),
+        ),
+        ("TCP reset, then 200", Request::get("/flaky-connection")),
+        (
+            "429 + Retry-After: 1 -> waits the server's 1 s",
+            Request::get("/rate-limited"),
+        ),
+        (
+            "POST + 503: not retried, a POST is not idempotent",
+            Request::post("/orders"),
+        ),
+        (
+            "the same POST with an Idempotency-Key: retried",
+            Request::post("/payments").idempotency_key("pay-7f3a"),
+        ),
+        ("every attempt times out (500 ms each)", Request::get("/slow")),
+        ("404: a client error, never retried", Request::get("/missing")),
+        (
+            "hostile endpoint: refused before anything is sent",
+            Request::get("//evil.example/steal"),
+        ),
+    ];
+    for (what, request) in calls {
+        println!("--- {what}");
+        match connector.call(request, Context::new().tenant("acme")).await {
             Ok(response) => {
                 println!("OK   {}", response.report());
                 println!("     body: {}", String::from_utf8_lossy(response.body()));

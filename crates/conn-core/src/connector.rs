@@ -281,7 +281,7 @@ impl Connector {
             }
 
             let note = match inner.retry.decide(&call, &outcome) {
-                RetryDecision::Retry { delay } if !deadline.is_some_and(|d| Instant::now() + delay >= d) => {
+                RetryDecision::Retry { delay } if ends_before(delay, deadline) => {
                     record.delay_after = Some(delay);
                     report.attempts.push(record);
                     tracing::debug!(
@@ -364,6 +364,17 @@ fn finish(
             None => err,
         }),
         None => unreachable!("from_status and from_response agree on what is an error"),
+    }
+}
+
+/// Whether a sleep of `delay` starting now ends before `deadline` (an
+/// overflowing delay never does).
+fn ends_before(delay: Duration, deadline: Option<Instant>) -> bool {
+    match deadline {
+        Some(deadline) => Instant::now()
+            .checked_add(delay)
+            .is_some_and(|end| end < deadline),
+        None => true,
     }
 }
 

@@ -143,7 +143,7 @@ impl RetryPolicy for Retry {
         }
         if let Some(max_elapsed) = self.max_elapsed {
             let elapsed = Instant::now().saturating_duration_since(call.started);
-            if elapsed + delay > max_elapsed {
+            if elapsed.saturating_add(delay) > max_elapsed {
                 return RetryDecision::GiveUp {
                     reason: format!(
                         "another attempt would pass the retry limit of {} ms",
