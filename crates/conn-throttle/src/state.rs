@@ -1,0 +1,231 @@
+//! `KeyState`: everything the throttle keeps for one key.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use conn_core::{Error, ErrorKind};
+use governor::{
+    RateLimiter, clock::Clock, middleware::NoOpMiddleware, state::InMemoryState, state::NotKeyed,
+};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+use crate::adaptive::AdaptiveRate;
+use crate::clock::TokioClock;
+use crate::{Adaptive, Limit};
+
+type Gcra = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
+
+/// Quotas, queue, concurrency slots, pause and learned rate of one key.
+pub(crate) struct KeyState {
+    limiters: Vec<Gcra>,
+    /// Waiters line up here; tokio's mutex is FIFO, so arrival order is kept
+    /// and nobody starves. Only the head of the line sleeps on a quota.
+    queue: tokio::sync::Mutex<()>,
+    in_flight: Option<Arc<Semaphore>>,
+    /// The server said "no more until": a clock reading in nanoseconds, 0 for none.
+    paused_until: AtomicU64,
+    /// Last use, as a clock reading in nanoseconds, for idle eviction.
+    last_used: AtomicU64,
+    adaptive: Option<Mutex<AdaptiveRate>>,
+    clock: TokioClock,
+}
+
+/// What an attempt holds while it runs: its concurrency slot, and the key
+/// state (so an in-use key is never evicted).
+pub(crate) struct Slot {
+    _permit: Option<OwnedSemaphorePermit>,
+    _state: Arc<KeyState>,
+}
+
+/// Why a key cannot admit now, and for how long.
+pub(crate) struct Busy {
+    pub(crate) wait: Duration,
+    pub(crate) reason: &'static str,
+}
+
+impl KeyState {
+    pub(crate) fn new(
+        limits: &[Limit],
+        max_in_flight: Option<usize>,
+        adaptive: Option<Adaptive>,
+        clock: TokioClock,
+    ) -> Self {
+        KeyState {
+            limiters: limits
+                .iter()
+                .map(|l| RateLimiter::direct_with_clock(l.quota(), clock))
+                .collect(),
+            queue: tokio::sync::Mutex::new(()),
+            in_flight: max_in_flight.map(|n| Arc::new(Semaphore::new(n))),
+            paused_until: AtomicU64::new(0),
+            last_used: AtomicU64::new(0),
+            adaptive: adaptive.map(|config| Mutex::new(AdaptiveRate::new(config))),
+            clock,
+        }
+    }
+
+    fn nanos(at: Duration) -> u64 {
+        u64::try_from(at.as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    pub(crate) fn touch(&self) {
+        self.last_used
+            .store(Self::nanos(self.clock.now()), Ordering::Relaxed);
+    }
+
+    pub(crate) fn idle_for(&self) -> Duration {
+        self.clock
+            .now()
+            .saturating_sub(Duration::from_nanos(self.last_used.load(Ordering::Relaxed)))
+    }
+
+    /// No call for this key before `until` (a later pause wins).
+    pub(crate) fn pause_until(&self, until: Instant) {
+        let reading = Self::nanos(self.clock.reading(until)).max(1);
+        self.paused_until.fetch_max(reading, Ordering::Relaxed);
+    }
+
+    /// How long the server-driven pause still lasts.
+    pub(crate) fn pause_remaining(&self, now: Instant) -> Duration {
+        match self.paused_until.load(Ordering::Relaxed) {
+            0 => Duration::ZERO,
+            until => self
+                .clock
+                .instant(Duration::from_nanos(until))
+                .saturating_duration_since(now),
+        }
+    }
+
+    pub(crate) fn on_throttle_signal(&self, now: Instant) {
+        if let Some(adaptive) = &self.adaptive {
+            adaptive
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .on_throttle(now);
+        }
+    }
+
+    pub(crate) fn is_adaptive(&self) -> bool {
+        self.adaptive.is_some()
+    }
+
+    /// Admits now or says how long to wait, without queueing.
+    ///
+    /// Limits are checked in order and only the ones not yet passed are
+    /// checked again (`passed`), so a caller that waits for the second limit
+    /// does not take the first limit's capacity twice.
+    fn try_rates(&self, now: Instant, passed: &mut usize) -> Result<(), Busy> {
+        let paused = self.pause_remaining(now);
+        if !paused.is_zero() {
+            return Err(Busy {
+                wait: paused,
+                reason: "the API said its quota is exhausted",
+            });
+        }
+        while let Some(limiter) = self.limiters.get(*passed) {
+            match limiter.check() {
+                Ok(()) => *passed += 1,
+                Err(not_until) => {
+                    let wait = not_until.wait_time_from(self.clock.now());
+                    return Err(Busy {
+                        wait,
+                        reason: "rate limit reached",
+                    });
+                }
+            }
+        }
+        if let Some(adaptive) = &self.adaptive {
+            let wait = adaptive.lock().unwrap_or_else(|e| e.into_inner()).reserve(now);
+            if !wait.is_zero() {
+                return Err(Busy {
+                    wait,
+                    reason: "adaptive rate limit (the API answered 429)",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits in line for the quotas, then for a concurrency slot, giving up
+    /// with a rate-limited error if that would take past `give_up_at`.
+    pub(crate) async fn admit(self: &Arc<Self>, give_up_at: Option<Instant>) -> Result<Slot, Error> {
+        let queue = match give_up_at {
+            Some(at) => tokio::time::timeout_at(at, self.queue.lock())
+                .await
+                .map_err(|_| rate_limited(Duration::ZERO, "the throttle queue did not move in time"))?,
+            None => self.queue.lock().await,
+        };
+        let mut passed = 0;
+        loop {
+            let now = Instant::now();
+            match self.try_rates(now, &mut passed) {
+                Ok(()) => break,
+                Err(busy) => {
+                    if give_up_at.is_some_and(|at| now + busy.wait > at) {
+                        return Err(rate_limited(busy.wait, busy.reason));
+                    }
+                    tokio::time::sleep(busy.wait).await;
+                }
+            }
+        }
+        drop(queue);
+        let permit = match &self.in_flight {
+            None => None,
+            Some(slots) => {
+                let acquire = slots.clone().acquire_owned();
+                let permit = match give_up_at {
+                    Some(at) => tokio::time::timeout_at(at, acquire)
+                        .await
+                        .map_err(|_| rate_limited(Duration::ZERO, "no concurrency slot freed in time"))?,
+                    None => acquire.await,
+                };
+                // The semaphore is never closed, so acquiring cannot fail.
+                permit.ok()
+            }
+        };
+        Ok(Slot {
+            _permit: permit,
+            _state: self.clone(),
+        })
+    }
+
+    /// Admits at once or fails with a rate-limited error saying when to come back.
+    pub(crate) fn admit_now(self: &Arc<Self>) -> Result<Slot, Error> {
+        let _queue = self
+            .queue
+            .try_lock()
+            .map_err(|_| rate_limited(Duration::ZERO, "other calls are waiting for this quota"))?;
+        let mut passed = 0;
+        self.try_rates(Instant::now(), &mut passed)
+            .map_err(|busy| rate_limited(busy.wait, busy.reason))?;
+        let permit = match &self.in_flight {
+            None => None,
+            Some(slots) => Some(
+                slots
+                    .clone()
+                    .try_acquire_owned()
+                    .map_err(|_| rate_limited(Duration::ZERO, "the concurrency ceiling is reached"))?,
+            ),
+        };
+        Ok(Slot {
+            _permit: permit,
+            _state: self.clone(),
+        })
+    }
+}
+
+fn rate_limited(wait: Duration, reason: &'static str) -> Error {
+    let message = if wait.is_zero() {
+        format!("throttled: {reason}")
+    } else {
+        format!("throttled: {reason}; capacity returns in {} ms", wait.as_millis())
+    };
+    let err = Error::new(ErrorKind::RateLimited, message);
+    if wait.is_zero() {
+        err
+    } else {
+        err.with_retry_after(wait)
+    }
+}

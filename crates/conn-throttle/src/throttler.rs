@@ -1,0 +1,288 @@
+//! `Throttler`: the `Throttle` implementation and its builder.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use conn_core::{AttemptOutcome, BoxFuture, CallInfo, Error, Permit, Throttle};
+use dashmap::DashMap;
+use governor::clock::Clock;
+use tokio::time::Instant;
+
+use crate::clock::TokioClock;
+use crate::state::KeyState;
+use crate::{Adaptive, KeyBy, Limit};
+
+/// What a throttle does when a key has no capacity now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Queue in arrival order, up to `max_wait` and never past the call's
+    /// deadline; a wait that would end later fails at once with a
+    /// rate-limited error saying when capacity returns.
+    Wait {
+        /// The longest a call waits for capacity.
+        max_wait: Duration,
+    },
+    /// Fail at once with a rate-limited error saying when capacity returns.
+    Reject,
+}
+
+impl Default for Mode {
+    fn default() -> Self {
+        Mode::Wait {
+            max_wait: Duration::from_secs(30),
+        }
+    }
+}
+
+/// conn's throttle: rate limits, a concurrency ceiling, FIFO queueing,
+/// server-driven pauses and an optional adaptive rate, per key.
+///
+/// Cheap to clone; clones share all state, so one `Throttler` given to
+/// several connectors enforces one quota across all of them.
+#[derive(Clone)]
+pub struct Throttler {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    limits: Vec<Limit>,
+    max_in_flight: Option<usize>,
+    key_by: KeyBy,
+    mode: Mode,
+    adaptive: Option<Adaptive>,
+    honour_hints: bool,
+    idle_timeout: Duration,
+    keys: DashMap<Arc<str>, Arc<KeyState>>,
+    clock: TokioClock,
+    /// Clock reading (ns) of the last eviction sweep.
+    last_sweep: AtomicU64,
+}
+
+impl Throttler {
+    /// Starts from: no rate limit, no concurrency ceiling, one global key,
+    /// wait mode (30 s at most), server hints honoured, keys evicted after
+    /// 10 minutes idle.
+    pub fn builder() -> ThrottlerBuilder {
+        ThrottlerBuilder {
+            limits: Vec::new(),
+            max_in_flight: None,
+            key_by: KeyBy::Global,
+            mode: Mode::default(),
+            adaptive: None,
+            honour_hints: true,
+            idle_timeout: Duration::from_secs(600),
+        }
+    }
+
+    /// The number of keys currently held.
+    pub fn key_count(&self) -> usize {
+        self.shared.keys.len()
+    }
+
+    /// Removes keys idle for longer than the idle timeout that no attempt
+    /// holds and no caller waits on; returns how many were removed. Runs by
+    /// itself every half idle timeout as calls arrive; call it to force a sweep.
+    pub fn evict_idle(&self) -> usize {
+        let shared = &self.shared;
+        shared
+            .last_sweep
+            .store(nanos(shared.clock.now()), Ordering::Relaxed);
+        let before = shared.keys.len();
+        // strong_count == 1: only the map holds it, so no permit or waiter uses it.
+        shared
+            .keys
+            .retain(|_, state| Arc::strong_count(state) > 1 || state.idle_for() < shared.idle_timeout);
+        shared.keys.shrink_to_fit();
+        before - shared.keys.len()
+    }
+
+    /// How long calls of `key` are paused by the server, if they are.
+    pub fn paused_for(&self, key: &str) -> Option<Duration> {
+        let state = self.shared.keys.get(key)?.value().clone();
+        let remaining = state.pause_remaining(Instant::now());
+        (!remaining.is_zero()).then_some(remaining)
+    }
+
+    fn state(&self, key: &str) -> Arc<KeyState> {
+        let shared = &self.shared;
+        let state = match shared.keys.get(key) {
+            Some(state) => state.value().clone(),
+            None => shared
+                .keys
+                .entry(Arc::from(key))
+                .or_insert_with(|| {
+                    Arc::new(KeyState::new(
+                        &shared.limits,
+                        shared.max_in_flight,
+                        shared.adaptive,
+                        shared.clock,
+                    ))
+                })
+                .value()
+                .clone(),
+        };
+        state.touch();
+        state
+    }
+
+    fn maybe_sweep(&self) {
+        let shared = &self.shared;
+        let since = shared
+            .clock
+            .now()
+            .saturating_sub(Duration::from_nanos(shared.last_sweep.load(Ordering::Relaxed)));
+        if since >= shared.idle_timeout / 2 {
+            let removed = self.evict_idle();
+            tracing::debug!(removed, keys = shared.keys.len(), "throttle keys evicted");
+        }
+    }
+}
+
+fn nanos(at: Duration) -> u64 {
+    u64::try_from(at.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl std::fmt::Debug for Throttler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shared = &self.shared;
+        f.debug_struct("Throttler")
+            .field("limits", &shared.limits)
+            .field("max_in_flight", &shared.max_in_flight)
+            .field("key_by", &shared.key_by)
+            .field("mode", &shared.mode)
+            .field("adaptive", &shared.adaptive)
+            .field("keys", &shared.keys.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Throttle for Throttler {
+    fn acquire<'a>(&'a self, call: &'a CallInfo<'a>) -> BoxFuture<'a, Result<Permit, Error>> {
+        self.maybe_sweep();
+        let state = self.state(&self.shared.key_by.key(call));
+        Box::pin(async move {
+            let slot = match self.shared.mode {
+                Mode::Reject => state.admit_now()?,
+                Mode::Wait { max_wait } => {
+                    let limit = Instant::now().checked_add(max_wait);
+                    let give_up_at = match (limit, call.deadline) {
+                        (Some(limit), Some(deadline)) => Some(limit.min(deadline)),
+                        (limit, deadline) => limit.or(deadline),
+                    };
+                    state.admit(give_up_at).await?
+                }
+            };
+            Ok(Permit::new(slot))
+        })
+    }
+
+    fn observe(&self, call: &CallInfo<'_>, outcome: &AttemptOutcome<'_>) {
+        let shared = &self.shared;
+        let throttled = outcome
+            .status()
+            .is_some_and(|s| s == http::StatusCode::TOO_MANY_REQUESTS);
+        let pause = if !shared.honour_hints {
+            None
+        } else if throttled {
+            outcome.hints.wait()
+        } else {
+            outcome.hints.exhausted_for()
+        };
+        if pause.is_none() && !throttled {
+            return;
+        }
+        let key = shared.key_by.key(call);
+        let Some(state) = shared.keys.get(&*key).map(|s| s.value().clone()) else {
+            return;
+        };
+        let now = Instant::now();
+        if let Some(pause) = pause.filter(|p| !p.is_zero()) {
+            if let Some(until) = now.checked_add(pause) {
+                state.pause_until(until);
+                tracing::debug!(key = %key, pause_ms = pause.as_millis() as u64, "throttle paused by the server");
+            }
+        }
+        if throttled && state.is_adaptive() {
+            state.on_throttle_signal(now);
+        }
+    }
+}
+
+/// Configures a [`Throttler`].
+#[derive(Clone, Debug)]
+pub struct ThrottlerBuilder {
+    limits: Vec<Limit>,
+    max_in_flight: Option<usize>,
+    key_by: KeyBy,
+    mode: Mode,
+    adaptive: Option<Adaptive>,
+    honour_hints: bool,
+    idle_timeout: Duration,
+}
+
+impl ThrottlerBuilder {
+    /// Adds a rate limit; several limits apply together.
+    pub fn limit(mut self, limit: Limit) -> Self {
+        self.limits.push(limit);
+        self
+    }
+
+    /// At most `max` attempts in flight per key (at least 1).
+    pub fn max_in_flight(mut self, max: usize) -> Self {
+        self.max_in_flight = Some(max.max(1));
+        self
+    }
+
+    /// How calls are grouped into keys (default: one global key).
+    pub fn key_by(mut self, key_by: KeyBy) -> Self {
+        self.key_by = key_by;
+        self
+    }
+
+    /// Wait or reject (default: wait up to 30 s).
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Learns a rate from 429s (off by default).
+    pub fn adaptive(mut self, adaptive: Adaptive) -> Self {
+        self.adaptive = Some(adaptive);
+        self
+    }
+
+    /// Whether `remaining = 0` + reset and 429 + `Retry-After` pause the key
+    /// (default: yes).
+    pub fn honour_server_hints(mut self, honour: bool) -> Self {
+        self.honour_hints = honour;
+        self
+    }
+
+    /// How long a key stays unused before it may be evicted (default 10 min).
+    /// Never shorter than the longest limit's period, so eviction cannot
+    /// hand out a fresh burst early.
+    pub fn idle_timeout(mut self, idle: Duration) -> Self {
+        self.idle_timeout = idle;
+        self
+    }
+
+    /// Builds the throttle.
+    pub fn build(self) -> Throttler {
+        let longest = self.limits.iter().map(Limit::period).max().unwrap_or_default();
+        Throttler {
+            shared: Arc::new(Shared {
+                idle_timeout: self.idle_timeout.max(longest).max(Duration::from_millis(1)),
+                limits: self.limits,
+                max_in_flight: self.max_in_flight,
+                key_by: self.key_by,
+                mode: self.mode,
+                adaptive: self.adaptive,
+                honour_hints: self.honour_hints,
+                keys: DashMap::new(),
+                clock: TokioClock::new(),
+                last_sweep: AtomicU64::new(0),
+            }),
+        }
+    }
+}
