@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use conn::retry::{Backoff, Retry, RetryBudget};
+use conn::throttle::{KeyBy, Limit, Throttler};
 use conn::transport::HyperTransport;
 use conn::{Connector, Context, Request};
 use conn_testkit::{Reply, TestServer};
@@ -63,11 +64,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ))
         .budget(Arc::new(RetryBudget::new(0.2, 5)))
         .build();
+    // The shop's API allows 10 requests per second per tenant, bursts of 3.
+    let throttle = Throttler::builder()
+        .limit(Limit::per_second(10).burst(3))
+        .max_in_flight(4)
+        .key_by(KeyBy::Tenant)
+        .build();
     let connector = Connector::builder("demo-shop")
         .base_url(api.url())
         .allow_http(true) // the embedded API is plain HTTP on 127.0.0.1
         .transport(Arc::new(HyperTransport::builder().build()?))
         .retry(Arc::new(retry))
+        .throttle(Arc::new(throttle))
         .attempt_timeout(Duration::from_millis(500))
         .build()?;
 
@@ -112,6 +120,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         println!();
+    }
+
+    println!("--- a burst of 8 calls for one tenant against 10/s, burst 3: the throttle spaces them");
+    let burst: Vec<_> = (0..8)
+        .map(|_| {
+            let connector = connector.clone();
+            tokio::spawn(async move {
+                connector
+                    .call(Request::get("/products"), Context::new().tenant("globex"))
+                    .await
+            })
+        })
+        .collect();
+    let mut waits = Vec::new();
+    for call in burst {
+        let response = call.await??;
+        waits.push((response.report().throttle_wait, response.status()));
+    }
+    waits.sort();
+    for (waited, status) in waits {
+        println!(
+            "     {status} after {:>5.1} ms in the throttle",
+            waited.as_secs_f64() * 1e3
+        );
     }
     Ok(())
 }

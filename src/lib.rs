@@ -4,7 +4,7 @@
 //! This crate gathers the parts most users want under one name: everything
 //! from [`conn_core`] (the [`Connector`] pipeline, [`Request`], [`Response`],
 //! [`Error`], the component traits), and each component crate as a module:
-//! [`transport`] (hyper) and [`retry`]. Each part is also its own crate, so a team can depend on
+//! [`transport`] (hyper), [`retry`] and [`throttle`]. Each part is also its own crate, so a team can depend on
 //! `conn-core` alone and bring its own components.
 //!
 //! ```no_run
@@ -30,6 +30,9 @@ pub use conn_transport_hyper as transport;
 
 /// The retry policy: classification, backoff, server hints, budgets.
 pub use conn_retry as retry;
+
+/// The throttle: rate limits, concurrency ceilings, keys, adaptive rates.
+pub use conn_throttle as throttle;
 
 /// The README's examples, compiled and run as doctests so they never rot.
 #[cfg(doctest)]

@@ -70,9 +70,9 @@ impl KeyState {
         u64::try_from(at.as_nanos()).unwrap_or(u64::MAX)
     }
 
-    pub(crate) fn touch(&self) {
+    pub(crate) fn touch(&self, now: Instant) {
         self.last_used
-            .store(Self::nanos(self.clock.now()), Ordering::Relaxed);
+            .store(Self::nanos(self.clock.reading(now)), Ordering::Relaxed);
     }
 
     pub(crate) fn idle_for(&self) -> Duration {
@@ -150,16 +150,22 @@ impl KeyState {
 
     /// Waits in line for the quotas, then for a concurrency slot, giving up
     /// with a rate-limited error if that would take past `give_up_at`.
-    pub(crate) async fn admit(self: &Arc<Self>, give_up_at: Option<Instant>) -> Result<Slot, Error> {
-        let queue = match give_up_at {
-            Some(at) => tokio::time::timeout_at(at, self.queue.lock())
+    pub(crate) async fn admit(
+        self: &Arc<Self>,
+        now: Instant,
+        give_up_at: Option<Instant>,
+    ) -> Result<Slot, Error> {
+        // Nobody in line (the common case): no timer is armed.
+        let queue = match (self.queue.try_lock(), give_up_at) {
+            (Ok(queue), _) => queue,
+            (Err(_), Some(at)) => tokio::time::timeout_at(at, self.queue.lock())
                 .await
                 .map_err(|_| rate_limited(Duration::ZERO, "the throttle queue did not move in time"))?,
-            None => self.queue.lock().await,
+            (Err(_), None) => self.queue.lock().await,
         };
         let mut passed = 0;
+        let mut now = now;
         loop {
-            let now = Instant::now();
             match self.try_rates(now, &mut passed) {
                 Ok(()) => break,
                 Err(busy) => {
@@ -167,6 +173,7 @@ impl KeyState {
                         return Err(rate_limited(busy.wait, busy.reason));
                     }
                     tokio::time::sleep(busy.wait).await;
+                    now = Instant::now();
                 }
             }
         }
@@ -174,6 +181,12 @@ impl KeyState {
         let permit = match &self.in_flight {
             None => None,
             Some(slots) => {
+                if let Ok(permit) = slots.clone().try_acquire_owned() {
+                    return Ok(Slot {
+                        _permit: Some(permit),
+                        _state: self.clone(),
+                    });
+                }
                 let acquire = slots.clone().acquire_owned();
                 let permit = match give_up_at {
                     Some(at) => tokio::time::timeout_at(at, acquire)
@@ -192,13 +205,13 @@ impl KeyState {
     }
 
     /// Admits at once or fails with a rate-limited error saying when to come back.
-    pub(crate) fn admit_now(self: &Arc<Self>) -> Result<Slot, Error> {
+    pub(crate) fn admit_now(self: &Arc<Self>, now: Instant) -> Result<Slot, Error> {
         let _queue = self
             .queue
             .try_lock()
             .map_err(|_| rate_limited(Duration::ZERO, "other calls are waiting for this quota"))?;
         let mut passed = 0;
-        self.try_rates(Instant::now(), &mut passed)
+        self.try_rates(now, &mut passed)
             .map_err(|busy| rate_limited(busy.wait, busy.reason))?;
         let permit = match &self.in_flight {
             None => None,

@@ -104,7 +104,7 @@ impl Throttler {
         (!remaining.is_zero()).then_some(remaining)
     }
 
-    fn state(&self, key: &str) -> Arc<KeyState> {
+    fn state(&self, key: &str, now: Instant) -> Arc<KeyState> {
         let shared = &self.shared;
         let state = match shared.keys.get(key) {
             Some(state) => state.value().clone(),
@@ -122,17 +122,14 @@ impl Throttler {
                 .value()
                 .clone(),
         };
-        state.touch();
+        state.touch(now);
         state
     }
 
-    fn maybe_sweep(&self) {
+    fn maybe_sweep(&self, now: Instant) {
         let shared = &self.shared;
-        let since = shared
-            .clock
-            .now()
-            .saturating_sub(Duration::from_nanos(shared.last_sweep.load(Ordering::Relaxed)));
-        if since >= shared.idle_timeout / 2 {
+        let last = Duration::from_nanos(shared.last_sweep.load(Ordering::Relaxed));
+        if shared.clock.reading(now).saturating_sub(last) >= shared.idle_timeout / 2 {
             let removed = self.evict_idle();
             tracing::debug!(removed, keys = shared.keys.len(), "throttle keys evicted");
         }
@@ -159,18 +156,19 @@ impl std::fmt::Debug for Throttler {
 
 impl Throttle for Throttler {
     fn acquire<'a>(&'a self, call: &'a CallInfo<'a>) -> BoxFuture<'a, Result<Permit, Error>> {
-        self.maybe_sweep();
-        let state = self.state(&self.shared.key_by.key(call));
+        let now = Instant::now();
+        self.maybe_sweep(now);
+        let state = self.state(&self.shared.key_by.key(call), now);
         Box::pin(async move {
             let slot = match self.shared.mode {
-                Mode::Reject => state.admit_now()?,
+                Mode::Reject => state.admit_now(now)?,
                 Mode::Wait { max_wait } => {
-                    let limit = Instant::now().checked_add(max_wait);
+                    let limit = now.checked_add(max_wait);
                     let give_up_at = match (limit, call.deadline) {
                         (Some(limit), Some(deadline)) => Some(limit.min(deadline)),
                         (limit, deadline) => limit.or(deadline),
                     };
-                    state.admit(give_up_at).await?
+                    state.admit(now, give_up_at).await?
                 }
             };
             Ok(Permit::new(slot))
