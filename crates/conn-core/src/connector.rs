@@ -120,6 +120,7 @@ impl Connector {
             throttle_wait: Duration::ZERO,
             attempts: Vec::new(),
             outcome: CallOutcome::Success,
+            degraded: None,
         };
         let result = self.run(&request, &context, &correlation, &mut report).await;
         report.total = started.elapsed();
@@ -219,6 +220,7 @@ impl Connector {
                 inner.auth.authorize(&mut outgoing, context),
             )
             .await?;
+            report.degraded = outgoing.degraded();
             let wire = self.prepare(outgoing, &path, correlation)?;
             let (limit, limit_kind) = attempt_limit(request, inner.attempt_timeout, deadline)?;
 

@@ -44,6 +44,7 @@ pub struct Request {
     idempotent: Option<bool>,
     pub(crate) credentials: Credentials,
     invalid: Option<&'static str>,
+    degraded: Option<&'static str>,
 }
 
 impl Request {
@@ -60,6 +61,7 @@ impl Request {
             idempotent: None,
             credentials: Credentials::default(),
             invalid: None,
+            degraded: None,
         }
     }
 
@@ -166,6 +168,18 @@ impl Request {
         let key = key.into();
         self.credentials.mark_query_key(key.clone());
         self.query.push((key, value.into()));
+    }
+
+    /// Marks this attempt as sent with degraded credentials (an auth
+    /// strategy's fallback, e.g. a read-only key after a failed refresh).
+    /// The call's [`CallReport::degraded`](crate::CallReport::degraded) says so.
+    pub fn mark_degraded(&mut self, reason: &'static str) {
+        self.degraded = Some(reason);
+    }
+
+    /// Why this attempt runs degraded, if it does.
+    pub fn degraded(&self) -> Option<&'static str> {
+        self.degraded
     }
 
     /// The method.

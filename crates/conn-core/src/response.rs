@@ -145,6 +145,9 @@ pub struct CallReport {
     pub attempts: Vec<AttemptRecord>,
     /// How the call ended.
     pub outcome: CallOutcome,
+    /// Why the last attempt ran with degraded credentials (an auth
+    /// fallback), if it did.
+    pub degraded: Option<&'static str>,
 }
 
 impl CallReport {
@@ -179,6 +182,9 @@ impl fmt::Display for CallReport {
         )?;
         if self.throttle_wait >= Duration::from_micros(50) {
             write!(f, ", throttled {:.1} ms", ms(self.throttle_wait))?;
+        }
+        if let Some(reason) = self.degraded {
+            write!(f, ", DEGRADED ({reason})")?;
         }
         write!(f, ", correlation id {}", self.correlation_id)?;
         for attempt in &self.attempts {
