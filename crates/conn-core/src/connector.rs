@@ -9,11 +9,13 @@ use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue};
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
+use tracing::{Instrument, Span};
 
+use crate::telemetry::{self, InFlight};
 use crate::{
     AttemptOutcome, AttemptRecord, AttemptResult, AuthStrategy, BaseUrl, Breaker, CallInfo, CallOutcome,
     CallReport, Context, Document, Error, ErrorKind, HintParser, JsonPassThrough, NoAuth, NoBreaker, NoRetry,
-    NoThrottle, Normalizer, Request, Response, RetryDecision, RetryPolicy, ServerHints, Throttle,
+    NoThrottle, Normalizer, Request, Response, RetryDecision, RetryPolicy, ServerHints, Telemetry, Throttle,
     TimeoutKind, Transport, TransportRequest, TransportResponse,
 };
 
@@ -73,6 +75,7 @@ struct Inner {
     total_timeout: Option<Duration>,
     correlation_header: Option<HeaderName>,
     hints: HintParser,
+    telemetry: Telemetry,
     transport: Arc<dyn Transport>,
     auth: Arc<dyn AuthStrategy>,
     retry: Arc<dyn RetryPolicy>,
@@ -103,17 +106,14 @@ impl Connector {
     /// Errors carry the attempt count, the correlation id and the
     /// [`CallReport`]; a final 4xx/5xx status is an error of the matching kind.
     pub async fn call(&self, request: Request, mut context: Context) -> Result<Response, Error> {
+        let inner = &*self.inner;
         let started = Instant::now();
         let correlation = context.ensure_correlation_id();
+        let endpoint = request.endpoint().split('?').next().unwrap_or_default();
         let mut report = CallReport {
-            connector: self.inner.name.clone(),
+            connector: inner.name.clone(),
             method: request.method().clone(),
-            endpoint: request
-                .endpoint()
-                .split('?')
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
+            endpoint: endpoint.to_owned(),
             correlation_id: correlation.clone(),
             started,
             total: Duration::ZERO,
@@ -122,19 +122,59 @@ impl Connector {
             outcome: CallOutcome::Success,
             degraded: None,
         };
-        let result = self.run(&request, &context, &correlation, &mut report).await;
+        let telemetry = inner.telemetry;
+        let span = if telemetry.enabled {
+            tracing::info_span!(
+                "conn.call",
+                "otel.kind" = "client",
+                "http.request.method" = %request.method(),
+                "server.address" = inner.base.authority().host(),
+                "url.path" = endpoint,
+                "conn.connector" = &*inner.name,
+                "conn.tenant" = context.tenant_id().unwrap_or_default(),
+                "conn.correlation_id" = &*correlation,
+                "http.response.status_code" = tracing::field::Empty,
+                "error.type" = tracing::field::Empty,
+                "http.request.resend_count" = tracing::field::Empty,
+            )
+        } else {
+            Span::none()
+        };
+        let in_flight = InFlight::start(&inner.name, &telemetry);
+        let result = self
+            .run(&request, &context, &correlation, &mut report)
+            .instrument(span.clone())
+            .await;
+        drop(in_flight);
         report.total = started.elapsed();
+        if telemetry.enabled {
+            let (status, outcome) = match &result {
+                Ok(response) => (Some(response.status()), "success"),
+                Err(err) => (err.status(), err.kind().label()),
+            };
+            if let Some(status) = status {
+                span.record("http.response.status_code", status.as_u16());
+            }
+            if result.is_err() {
+                span.record("error.type", outcome);
+            }
+            let resends = report.attempts.len().saturating_sub(1);
+            if resends > 0 {
+                span.record("http.request.resend_count", resends);
+            }
+            tracing::debug!(
+                parent: &span,
+                outcome,
+                attempts = report.attempts.len(),
+                duration_ms = report.total.as_secs_f64() * 1000.0,
+                "call finished"
+            );
+            telemetry::call_finished(&telemetry, &report, context.tenant_id(), status, outcome);
+        }
         match result {
             Ok(response) => Ok(Response::new(response, report)),
             Err(err) => {
                 report.outcome = CallOutcome::Failed(err.kind());
-                tracing::debug!(
-                    connector = %self.inner.name,
-                    correlation_id = %correlation,
-                    error.kind = %err.kind(),
-                    attempts = report.attempts.len(),
-                    "call failed"
-                );
                 let attempts = report.attempts.len() as u32;
                 Err(err
                     .with_attempts(attempts)
@@ -182,6 +222,7 @@ impl Connector {
         report: &mut CallReport,
     ) -> Result<http::Response<Bytes>, Error> {
         let inner = &*self.inner;
+        let telemetry = inner.telemetry;
         request.check()?;
         let path = inner.base.join(request.endpoint())?;
         let deadline = earliest(
@@ -202,16 +243,59 @@ impl Connector {
                 deadline,
                 previous_delay,
             };
+            let number = report.attempts.len() as u32 + 1;
+            let span = if telemetry.enabled {
+                tracing::debug_span!(
+                    "conn.attempt",
+                    "conn.attempt" = number,
+                    "http.request.resend_count" = number - 1,
+                    "conn.throttle.wait_ms" = tracing::field::Empty,
+                    "conn.breaker.state" = tracing::field::Empty,
+                    "http.response.status_code" = tracing::field::Empty,
+                    "error.type" = tracing::field::Empty,
+                    "conn.retry.delay_ms" = tracing::field::Empty,
+                )
+            } else {
+                Span::none()
+            };
             let started = Instant::now();
-            let breaker_permit = inner.breaker.admit(&call)?;
-            let throttle_permit = within(
+            let breaker_permit = match inner.breaker.admit(&call) {
+                Ok(permit) => permit,
+                Err(err) => {
+                    span.record("conn.breaker.state", "open");
+                    span.record("error.type", err.kind().label());
+                    return Err(err);
+                }
+            };
+            let throttle_permit = match within(
                 deadline,
                 "waiting for the throttle",
                 inner.throttle.acquire(&call),
             )
-            .await?;
+            .instrument(span.clone())
+            .await
+            {
+                Ok(permit) => permit,
+                Err(err) => {
+                    if telemetry.enabled && err.is_rate_limited() {
+                        tracing::debug!(parent: &span, reason = err.message(), "throttle refused the attempt");
+                        metrics::counter!(telemetry::THROTTLE_REJECTIONS_TOTAL, "connector" => inner.name.clone())
+                            .increment(1);
+                    }
+                    return Err(err);
+                }
+            };
             let throttle_wait = started.elapsed();
             report.throttle_wait += throttle_wait;
+            if telemetry.enabled {
+                let wait_ms = throttle_wait.as_secs_f64() * 1000.0;
+                span.record("conn.throttle.wait_ms", wait_ms);
+                metrics::histogram!(telemetry::THROTTLE_WAIT_SECONDS, "connector" => inner.name.clone())
+                    .record(throttle_wait.as_secs_f64());
+                if throttle_wait >= Duration::from_millis(1) {
+                    tracing::debug!(parent: &span, conn.throttle.wait_ms = wait_ms, "throttled");
+                }
+            }
 
             let mut outgoing = request.clone();
             within(
@@ -219,13 +303,22 @@ impl Connector {
                 "authorizing",
                 inner.auth.authorize(&mut outgoing, context),
             )
+            .instrument(span.clone())
             .await?;
+            if let Some(reason) = outgoing.degraded() {
+                if report.degraded.is_none() && telemetry.enabled {
+                    telemetry::degraded(&inner.name, reason);
+                }
+            }
             report.degraded = outgoing.degraded();
             let wire = self.prepare(outgoing, &path, correlation)?;
+            if telemetry.trace_bodies && telemetry.enabled {
+                tracing::trace!(parent: &span, body = %telemetry::body_for_trace(wire.request.body()), "request body");
+            }
             let (limit, limit_kind) = attempt_limit(request, inner.attempt_timeout, deadline)?;
 
             let sent = Instant::now();
-            let send = inner.transport.send(wire);
+            let send = inner.transport.send(wire).instrument(span.clone());
             let result = match limit {
                 Some(limit) => tokio::time::timeout(limit, send).await.unwrap_or_else(|_| {
                     Err(Error::new(
@@ -250,7 +343,7 @@ impl Connector {
             inner.throttle.observe(&call, &outcome);
             inner.breaker.record(&call, breaker_permit, &outcome);
             let mut record = AttemptRecord {
-                number: report.attempts.len() as u32 + 1,
+                number,
                 started,
                 sent,
                 first_byte: result.as_ref().ok().and_then(|r| r.first_byte),
@@ -263,19 +356,32 @@ impl Connector {
                 auth_replay: replay,
                 delay_after: None,
             };
-            tracing::debug!(
-                connector = %inner.name,
-                correlation_id = %correlation,
-                attempt = record.number,
-                result = ?record.result,
-                latency_ms = outcome.latency.as_secs_f64() * 1000.0,
-                "attempt finished"
-            );
+            if telemetry.enabled {
+                match &result {
+                    Ok(response) => {
+                        span.record("http.response.status_code", response.status().as_u16());
+                        if telemetry.trace_bodies {
+                            tracing::trace!(
+                                parent: &span,
+                                body = %telemetry::body_for_trace(response.body()),
+                                "response body"
+                            );
+                        }
+                    }
+                    Err(err) => {
+                        span.record("error.type", err.kind().label());
+                    }
+                }
+            }
 
             let unauthorized = matches!(&result, Ok(r) if r.status() == http::StatusCode::UNAUTHORIZED);
             if unauthorized && !refreshed {
                 refreshed = true;
-                if within(deadline, "refreshing credentials", inner.auth.refresh(context)).await? {
+                if within(deadline, "refreshing credentials", inner.auth.refresh(context))
+                    .instrument(span.clone())
+                    .await?
+                {
+                    tracing::debug!(parent: &span, "credentials refreshed after 401; replaying");
                     report.attempts.push(record);
                     replay = true;
                     continue;
@@ -286,13 +392,17 @@ impl Connector {
                 RetryDecision::Retry { delay } if ends_before(delay, deadline) => {
                     record.delay_after = Some(delay);
                     report.attempts.push(record);
-                    tracing::debug!(
-                        connector = %inner.name,
-                        correlation_id = %correlation,
-                        attempt,
-                        delay_ms = delay.as_millis() as u64,
-                        "retry scheduled"
-                    );
+                    if telemetry.enabled {
+                        let reason = telemetry::retry_reason(
+                            outcome_status(&result),
+                            result.as_ref().err().map(Error::kind),
+                        );
+                        let delay_ms = delay.as_millis() as u64;
+                        span.record("conn.retry.delay_ms", delay_ms);
+                        tracing::debug!(parent: &span, conn.retry.delay_ms = delay_ms, reason = %reason, "retry scheduled");
+                        metrics::counter!(telemetry::RETRIES_TOTAL, "connector" => inner.name.clone(), "reason" => reason)
+                            .increment(1);
+                    }
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                     replay = false;
@@ -369,6 +479,11 @@ fn finish(
     }
 }
 
+/// The status of an attempt that got a response.
+fn outcome_status(result: &Result<TransportResponse, Error>) -> Option<http::StatusCode> {
+    result.as_ref().ok().map(TransportResponse::status)
+}
+
 /// Whether a sleep of `delay` starting now ends before `deadline` (an
 /// overflowing delay never does).
 fn ends_before(delay: Duration, deadline: Option<Instant>) -> bool {
@@ -442,6 +557,7 @@ pub struct ConnectorBuilder {
     total_timeout: Option<Duration>,
     correlation_header: Option<HeaderName>,
     hints: HintParser,
+    telemetry: Telemetry,
     transport: Option<Arc<dyn Transport>>,
     auth: Arc<dyn AuthStrategy>,
     retry: Arc<dyn RetryPolicy>,
@@ -462,6 +578,7 @@ impl ConnectorBuilder {
             total_timeout: Some(DEFAULT_TOTAL_TIMEOUT),
             correlation_header: Some(DEFAULT_CORRELATION_HEADER),
             hints: HintParser::default(),
+            telemetry: Telemetry::default(),
             transport: None,
             auth: Arc::new(NoAuth),
             retry: Arc::new(NoRetry),
@@ -535,6 +652,13 @@ impl ConnectorBuilder {
         self
     }
 
+    /// Instrumentation: spans, events, metrics, body tracing, label choices
+    /// (default: on, bodies off, no endpoint or tenant labels).
+    pub fn telemetry(mut self, telemetry: Telemetry) -> Self {
+        self.telemetry = telemetry;
+        self
+    }
+
     /// The transport (required).
     pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
         self.transport = Some(transport);
@@ -598,6 +722,7 @@ impl ConnectorBuilder {
                 total_timeout: self.total_timeout,
                 correlation_header: self.correlation_header,
                 hints: self.hints,
+                telemetry: self.telemetry,
                 transport,
                 auth: self.auth,
                 retry: self.retry,

@@ -84,6 +84,34 @@ impl ErrorKind {
         }
     }
 
+    /// A short, stable, snake_case name for metric labels and `error.type`.
+    ///
+    /// ```
+    /// use conn_core::{ErrorKind, TimeoutKind};
+    ///
+    /// assert_eq!(ErrorKind::Timeout(TimeoutKind::Deadline).label(), "timeout_deadline");
+    /// ```
+    pub fn label(self) -> &'static str {
+        match self {
+            ErrorKind::Config => "config",
+            ErrorKind::Connect => "connect",
+            ErrorKind::ConnectionLost => "connection_lost",
+            ErrorKind::Timeout(TimeoutKind::Attempt) => "timeout_attempt",
+            ErrorKind::Timeout(TimeoutKind::Deadline) => "timeout_deadline",
+            ErrorKind::ClientStatus => "client_status",
+            ErrorKind::ServerStatus => "server_status",
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::AuthProvider => "auth_provider",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::CircuitOpen => "circuit_open",
+            ErrorKind::Decode => "decode",
+            ErrorKind::BodyTooLarge => "body_too_large",
+            ErrorKind::Redirect => "redirect",
+            ErrorKind::Cancelled => "cancelled",
+        }
+    }
+
     fn describe(self) -> &'static str {
         match self {
             ErrorKind::Config => "configuration error",

@@ -161,12 +161,7 @@ impl RetryPolicy for Retry {
                 };
             }
         }
-        tracing::debug!(
-            attempt = call.attempt,
-            delay_ms = delay.as_millis() as u64,
-            %reason,
-            "retrying"
-        );
+        // The pipeline emits the `retry scheduled` event and metric; only refusals are logged here.
         RetryDecision::Retry { delay }
     }
 }

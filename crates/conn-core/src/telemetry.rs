@@ -1,0 +1,196 @@
+//! Telemetry: the metric names and labels every conn component emits, the
+//! connector's instrumentation settings, and the hooks components call so
+//! that every event and metric has one definition.
+//!
+//! Metrics go through the [`metrics`] facade (plug in Prometheus, StatsD,
+//! OpenTelemetry...). Labels are bounded: connector names, status classes,
+//! outcome kinds and retry reasons; endpoint paths and tenant ids only when
+//! enabled (see [`Telemetry`]). Names and labels: `docs/observability.md`.
+
+use std::sync::Arc;
+
+use crate::{CallReport, ErrorKind};
+
+/// Calls finished: labels `connector`, `status_class` (`2xx`... or `none`),
+/// `outcome` (`success` or an [`ErrorKind::label`]), and `endpoint` /
+/// `tenant` when enabled.
+pub const REQUESTS_TOTAL: &str = "conn_requests_total";
+/// Call latency, waits included: labels `connector`, `outcome`.
+pub const REQUEST_DURATION_SECONDS: &str = "conn_request_duration_seconds";
+/// Attempts per call: label `connector`.
+pub const ATTEMPTS_PER_CALL: &str = "conn_attempts_per_call";
+/// Retries scheduled: labels `connector`, `reason` (`status_503`, `connect`...).
+pub const RETRIES_TOTAL: &str = "conn_retries_total";
+/// Time attempts waited for the throttle: label `connector`.
+pub const THROTTLE_WAIT_SECONDS: &str = "conn_throttle_wait_seconds";
+/// Attempts the throttle refused: label `connector`.
+pub const THROTTLE_REJECTIONS_TOTAL: &str = "conn_throttle_rejections_total";
+/// Calls in flight: label `connector`.
+pub const IN_FLIGHT: &str = "conn_in_flight";
+/// Breaker state per key: labels `connector`, `key`; 0 closed, 1 half-open,
+/// 2 open, 3 forced open, 4 disabled.
+pub const BREAKER_STATE: &str = "conn_breaker_state";
+/// Breaker transitions: labels `connector`, `to`.
+pub const BREAKER_TRANSITIONS_TOTAL: &str = "conn_breaker_transitions_total";
+/// Token requests: label `result` (`ok`, `failed`).
+pub const TOKEN_REFRESHES_TOTAL: &str = "conn_token_refreshes_total";
+/// Calls sent with degraded credentials: label `connector`.
+pub const DEGRADED_TOTAL: &str = "conn_degraded_total";
+
+/// A connector's instrumentation settings.
+///
+/// ```
+/// use conn_core::Telemetry;
+///
+/// let telemetry = Telemetry { trace_bodies: true, ..Telemetry::default() };
+/// assert!(telemetry.enabled);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Telemetry {
+    /// Spans, events and metrics at all (default: on). Off is the
+    /// uninstrumented baseline the benchmarks compare against.
+    pub enabled: bool,
+    /// Request and response bodies as TRACE events, secrets scrubbed,
+    /// at most 4 KiB each (default: off).
+    pub trace_bodies: bool,
+    /// The endpoint path as a metric label (default: off: unbounded cardinality).
+    pub endpoint_label: bool,
+    /// The tenant id as a metric label (default: off: unbounded cardinality).
+    pub tenant_label: bool,
+}
+
+impl Default for Telemetry {
+    fn default() -> Self {
+        Telemetry {
+            enabled: true,
+            trace_bodies: false,
+            endpoint_label: false,
+            tenant_label: false,
+        }
+    }
+}
+
+/// Most body bytes a TRACE event shows.
+pub(crate) const BODY_TRACE_LIMIT: usize = 4096;
+
+/// `2xx`, `4xx`... for a status, `none` without one.
+pub fn status_class(status: Option<http::StatusCode>) -> &'static str {
+    match status.map(|s| s.as_u16() / 100) {
+        Some(1) => "1xx",
+        Some(2) => "2xx",
+        Some(3) => "3xx",
+        Some(4) => "4xx",
+        Some(5) => "5xx",
+        _ => "none",
+    }
+}
+
+/// Keeps the in-flight gauge right even when the caller drops the call.
+pub(crate) struct InFlight {
+    connector: Option<Arc<str>>,
+}
+
+impl InFlight {
+    pub(crate) fn start(connector: &Arc<str>, telemetry: &Telemetry) -> Self {
+        if !telemetry.enabled {
+            return InFlight { connector: None };
+        }
+        metrics::gauge!(IN_FLIGHT, "connector" => connector.clone()).increment(1.0);
+        InFlight {
+            connector: Some(connector.clone()),
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Some(connector) = self.connector.take() {
+            metrics::gauge!(IN_FLIGHT, "connector" => connector).decrement(1.0);
+        }
+    }
+}
+
+/// Records the end of a call: count, latency, attempts.
+pub(crate) fn call_finished(
+    telemetry: &Telemetry,
+    report: &CallReport,
+    tenant: Option<&str>,
+    status: Option<http::StatusCode>,
+    outcome: &'static str,
+) {
+    let connector = &report.connector;
+    let mut labels = vec![
+        metrics::Label::new("connector", connector.clone()),
+        metrics::Label::from_static_parts("status_class", status_class(status)),
+        metrics::Label::from_static_parts("outcome", outcome),
+    ];
+    if telemetry.endpoint_label {
+        labels.push(metrics::Label::new("endpoint", report.endpoint.clone()));
+    }
+    if telemetry.tenant_label {
+        labels.push(metrics::Label::new("tenant", tenant.unwrap_or_default().to_owned()));
+    }
+    metrics::counter!(REQUESTS_TOTAL, labels).increment(1);
+    metrics::histogram!(REQUEST_DURATION_SECONDS, "connector" => connector.clone(), "outcome" => outcome)
+        .record(report.total.as_secs_f64());
+    metrics::histogram!(ATTEMPTS_PER_CALL, "connector" => connector.clone()).record(report.attempts.len() as f64);
+}
+
+/// A bounded label for why an attempt is retried.
+pub(crate) fn retry_reason(status: Option<http::StatusCode>, error: Option<ErrorKind>) -> String {
+    match (status, error) {
+        (Some(status), _) => format!("status_{}", status.as_u16()),
+        (None, Some(kind)) => kind.label().to_owned(),
+        (None, None) => "unknown".to_owned(),
+    }
+}
+
+/// Hook for breakers: a key changed state. Emits an INFO event and updates
+/// the state gauge and the transition counter.
+///
+/// `state_code`: 0 closed, 1 half-open, 2 open, 3 forced open, 4 disabled.
+pub fn breaker_transition(connector: &str, key: &str, from: &'static str, to: &'static str, state_code: f64) {
+    tracing::info!(
+        conn.connector = connector,
+        conn.breaker.key = key,
+        conn.breaker.from = from,
+        conn.breaker.state = to,
+        "breaker transition"
+    );
+    metrics::gauge!(BREAKER_STATE, "connector" => connector.to_owned(), "key" => key.to_owned())
+        .set(state_code);
+    metrics::counter!(BREAKER_TRANSITIONS_TOTAL, "connector" => connector.to_owned(), "to" => to)
+        .increment(1);
+}
+
+/// Hook for auth strategies: a token request finished. DEBUG on success,
+/// WARN on failure (the message must already be scrubbed).
+pub fn token_refreshed(tenant: Option<&str>, ok: bool, detail: &str) {
+    if ok {
+        tracing::debug!(conn.tenant = tenant.unwrap_or_default(), "token refreshed");
+    } else {
+        tracing::warn!(
+            conn.tenant = tenant.unwrap_or_default(),
+            detail,
+            "token refresh failed"
+        );
+    }
+    metrics::counter!(TOKEN_REFRESHES_TOTAL, "result" => if ok { "ok" } else { "failed" }).increment(1);
+}
+
+/// What a body looks like in a TRACE event: lossy UTF-8, bounded, scrubbed.
+pub(crate) fn body_for_trace(body: &[u8]) -> String {
+    let shown = &body[..body.len().min(BODY_TRACE_LIMIT)];
+    let mut text = crate::scrub_secrets(&String::from_utf8_lossy(shown));
+    if body.len() > BODY_TRACE_LIMIT {
+        text.push_str(&format!("... ({} bytes in all)", body.len()));
+    }
+    text
+}
+
+/// The report's view for the `degraded` event (kept here so the event and
+/// the counter stay together).
+pub(crate) fn degraded(connector: &Arc<str>, reason: &'static str) {
+    tracing::warn!(conn.connector = %connector, reason, "degraded mode: sent with fallback credentials");
+    metrics::counter!(DEGRADED_TOTAL, "connector" => connector.clone()).increment(1);
+}
