@@ -128,12 +128,16 @@ pub(crate) fn call_finished(
         labels.push(metrics::Label::new("endpoint", report.endpoint.clone()));
     }
     if telemetry.tenant_label {
-        labels.push(metrics::Label::new("tenant", tenant.unwrap_or_default().to_owned()));
+        labels.push(metrics::Label::new(
+            "tenant",
+            tenant.unwrap_or_default().to_owned(),
+        ));
     }
     metrics::counter!(REQUESTS_TOTAL, labels).increment(1);
     metrics::histogram!(REQUEST_DURATION_SECONDS, "connector" => connector.clone(), "outcome" => outcome)
         .record(report.total.as_secs_f64());
-    metrics::histogram!(ATTEMPTS_PER_CALL, "connector" => connector.clone()).record(report.attempts.len() as f64);
+    metrics::histogram!(ATTEMPTS_PER_CALL, "connector" => connector.clone())
+        .record(report.attempts.len() as f64);
 }
 
 /// A bounded label for why an attempt is retried.
