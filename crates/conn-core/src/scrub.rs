@@ -102,9 +102,11 @@ fn secret_at(text: &str) -> Option<(usize, String)> {
                 let value_len = if quoted {
                     bytes[i..].iter().take_while(|b| **b != b'"').count()
                 } else {
+                    // Spaces do not end an unquoted value, so `Authorization:
+                    // Bearer x` loses its scheme and its credential alike.
                     bytes[i..]
                         .iter()
-                        .take_while(|b| !matches!(b, b'&' | b',' | b';' | b' ' | b'}' | b'\n'))
+                        .take_while(|b| !matches!(b, b'&' | b',' | b';' | b'}' | b'\n' | b'"'))
                         .count()
                 };
                 if value_len > 0 {
