@@ -3,7 +3,8 @@
 //! - `test-all`: formatting, clippy, every test and doctest, the examples
 //!   built and the quickstart run; exits non-zero on the first failing step
 //!   and ends with one summary line.
-//! - `bench`: the criterion benchmarks.
+//! - `bench`: the end-to-end load benchmark (conn vs raw hyper vs
+//!   reqwest-middleware), report in `target/bench/report.md`.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, ExitCode, Stdio};
@@ -91,9 +92,16 @@ fn test_all() -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// The end-to-end load benchmark (`bench/`): conn vs raw hyper vs
+/// reqwest-middleware; writes target/bench/report.md and report.json.
+/// `cargo xtask bench --quick` runs one short round (a smoke test).
 fn bench() -> ExitCode {
     let mut totals = TestTotals::default();
-    match run_cargo(&["bench", "--workspace"], &mut totals) {
+    let mut args = vec!["run", "--release", "--quiet", "-p", "conn-bench", "--"];
+    if std::env::args().any(|a| a == "--quick") {
+        args.push("--quick");
+    }
+    match run_cargo(&args, &mut totals) {
         Ok(true) => ExitCode::SUCCESS,
         _ => ExitCode::FAILURE,
     }

@@ -1,0 +1,212 @@
+//! The four clients compared, each doing the same job: GET a route, read the
+//! whole body, and (for the "full" clients) authenticate, retry transient
+//! failures and parse the JSON.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use conn::retry::Retry;
+use conn::throttle::{KeyBy, Limit, Throttler};
+use conn::transport::{HyperTransport, Protocols};
+use conn::{Connector, Context, Request};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
+use reqwest_retry::{RetryTransientMiddleware, policies::ExponentialBackoff};
+
+/// The bearer token every "full" client sends.
+const TOKEN: &str = "Bearer bench-token";
+
+/// Which client a run measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// hyper-util's pooled client: the limit.
+    Raw,
+    /// A conn Connector with only the hyper transport.
+    ConnTransport,
+    /// A conn Connector with auth, retry, throttle, normalization, telemetry.
+    ConnFull,
+    /// reqwest + reqwest-middleware + reqwest-retry doing the same job.
+    ReqwestMiddleware,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 4] = [
+        Kind::Raw,
+        Kind::ConnTransport,
+        Kind::ConnFull,
+        Kind::ReqwestMiddleware,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Raw => "raw-hyper",
+            Kind::ConnTransport => "conn-transport",
+            Kind::ConnFull => "conn-full",
+            Kind::ReqwestMiddleware => "reqwest-middleware",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// How one logical call went.
+pub struct Outcome {
+    pub ok: bool,
+    /// Upstream attempts it took (1 for clients that do not report it).
+    pub attempts: u32,
+}
+
+/// A ready-to-use client of one kind.
+pub enum Client {
+    Raw(Box<HyperClient<HttpConnector, Full<Bytes>>>, String),
+    Conn {
+        connector: Connector,
+        normalize: bool,
+        tenants: Arc<[Arc<str>]>,
+    },
+    Reqwest(ClientWithMiddleware, String),
+}
+
+impl Client {
+    pub fn new(kind: Kind, base: &str, tenants: usize) -> Result<Client, Box<dyn std::error::Error>> {
+        let tenants: Arc<[Arc<str>]> = (0..tenants.max(1))
+            .map(|i| Arc::from(format!("tenant-{i}")))
+            .collect();
+        Ok(match kind {
+            Kind::Raw => {
+                let mut connector = HttpConnector::new();
+                connector.set_nodelay(true);
+                Client::Raw(
+                    HyperClient::builder(TokioExecutor::new()).build(connector),
+                    base.to_owned(),
+                )
+            }
+            Kind::ConnTransport => {
+                let connector = Connector::builder("bench")
+                    .base_url(base)
+                    .allow_http(true)
+                    .transport(Arc::new(
+                        HyperTransport::builder().protocols(Protocols::Http1).build()?,
+                    ))
+                    .build()?;
+                Client::Conn {
+                    connector,
+                    normalize: false,
+                    tenants,
+                }
+            }
+            Kind::ConnFull => {
+                let throttle = Throttler::builder()
+                    .limit(Limit::per_second(1_000_000_000))
+                    .key_by(KeyBy::Tenant)
+                    .build();
+                let connector = Connector::builder("bench")
+                    .base_url(base)
+                    .allow_http(true)
+                    .transport(Arc::new(
+                        HyperTransport::builder().protocols(Protocols::Http1).build()?,
+                    ))
+                    .default_header("authorization", TOKEN)
+                    .retry(Arc::new(Retry::builder().max_attempts(3).build()))
+                    .throttle(Arc::new(throttle))
+                    .build()?;
+                Client::Conn {
+                    connector,
+                    normalize: true,
+                    tenants,
+                }
+            }
+            Kind::ReqwestMiddleware => {
+                let client = reqwest::Client::builder()
+                    .tcp_nodelay(true)
+                    .pool_idle_timeout(Duration::from_secs(90))
+                    .build()?;
+                let retry = ExponentialBackoff::builder().build_with_max_retries(2);
+                let client = ClientBuilder::new(client)
+                    .with(RetryTransientMiddleware::new_with_policy(retry))
+                    .build();
+                Client::Reqwest(client, base.to_owned())
+            }
+        })
+    }
+
+    /// One logical call to `route`, for caller number `caller`.
+    pub async fn call(&self, route: &str, caller: usize) -> Outcome {
+        match self {
+            Client::Raw(client, base) => {
+                let Ok(uri) = format!("{base}{route}").parse::<http::Uri>() else {
+                    return Outcome {
+                        ok: false,
+                        attempts: 1,
+                    };
+                };
+                let Ok(request) = http::Request::get(uri).body(Full::new(Bytes::new())) else {
+                    return Outcome {
+                        ok: false,
+                        attempts: 1,
+                    };
+                };
+                let ok = match client.request(request).await {
+                    Ok(response) => {
+                        let success = response.status().is_success();
+                        response.into_body().collect().await.is_ok() && success
+                    }
+                    Err(_) => false,
+                };
+                Outcome { ok, attempts: 1 }
+            }
+            Client::Conn {
+                connector,
+                normalize,
+                tenants,
+            } => {
+                let context = Context::new().tenant(tenants[caller % tenants.len()].clone());
+                let request = Request::get(route);
+                if *normalize {
+                    match connector.call_document(request, context).await {
+                        Ok((_, response)) => Outcome {
+                            ok: true,
+                            attempts: response.report().attempts.len() as u32,
+                        },
+                        Err(err) => Outcome {
+                            ok: false,
+                            attempts: err.attempts(),
+                        },
+                    }
+                } else {
+                    match connector.call(request, context).await {
+                        Ok(response) => Outcome {
+                            ok: true,
+                            attempts: response.report().attempts.len() as u32,
+                        },
+                        Err(err) => Outcome {
+                            ok: false,
+                            attempts: err.attempts(),
+                        },
+                    }
+                }
+            }
+            Client::Reqwest(client, base) => {
+                let sent = client
+                    .get(format!("{base}{route}"))
+                    .header("authorization", TOKEN)
+                    .send()
+                    .await;
+                let ok = match sent {
+                    Ok(response) if response.status().is_success() => match response.bytes().await {
+                        Ok(body) => serde_json::from_slice::<serde_json::Value>(&body).is_ok(),
+                        Err(_) => false,
+                    },
+                    _ => false,
+                };
+                Outcome { ok, attempts: 1 }
+            }
+        }
+    }
+}

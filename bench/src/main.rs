@@ -1,0 +1,25 @@
+//! `cargo xtask bench`: conn end to end on this machine, side by side with
+//! raw hyper-util and reqwest + reqwest-middleware, in one run.
+//!
+//! The binary plays three roles:
+//! - `conn-bench` (no argument): the orchestrator. Starts the server in its own
+//!   process (pinned to one core with `taskset` when available), runs every
+//!   client as its own process (so peak RSS is per client) interleaved
+//!   A B C D, A B C D, ..., and writes `target/bench/report.md` and `.json`.
+//! - `conn-bench serve`: the local HTTP/1.1 server.
+//! - `conn-bench client ...`: one measured run of one client; prints one JSON line.
+
+mod clients;
+mod load;
+mod orchestrate;
+mod server;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("serve") => server::serve(),
+        Some("client") => load::client(&args[1..]),
+        None | Some("--quick") => orchestrate::run(args.first().is_some_and(|a| a == "--quick")),
+        Some(other) => Err(format!("unknown role {other:?}: expected serve, client or nothing").into()),
+    }
+}
