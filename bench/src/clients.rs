@@ -83,7 +83,7 @@ impl Client {
                 let mut connector = HttpConnector::new();
                 connector.set_nodelay(true);
                 Client::Raw(
-                    HyperClient::builder(TokioExecutor::new()).build(connector),
+                    Box::new(HyperClient::builder(TokioExecutor::new()).build(connector)),
                     base.to_owned(),
                 )
             }
