@@ -45,7 +45,9 @@ pub struct Throttler {
     shared: Arc<Shared>,
 }
 
-struct Shared {
+/// What a throttle was configured with: the builder fills it, the throttle keeps it.
+#[derive(Clone, Debug)]
+struct Settings {
     limits: Vec<Limit>,
     max_in_flight: Option<usize>,
     key_by: KeyBy,
@@ -53,6 +55,10 @@ struct Shared {
     adaptive: Option<Adaptive>,
     honour_hints: bool,
     idle_timeout: Duration,
+}
+
+struct Shared {
+    settings: Settings,
     keys: DashMap<Arc<str>, Arc<KeyState>>,
     clock: TokioClock,
     /// Clock reading (ns) of the last eviction sweep.
@@ -65,13 +71,15 @@ impl Throttler {
     /// 10 minutes idle.
     pub fn builder() -> ThrottlerBuilder {
         ThrottlerBuilder {
-            limits: Vec::new(),
-            max_in_flight: None,
-            key_by: KeyBy::Global,
-            mode: Mode::default(),
-            adaptive: None,
-            honour_hints: true,
-            idle_timeout: Duration::from_secs(600),
+            settings: Settings {
+                limits: Vec::new(),
+                max_in_flight: None,
+                key_by: KeyBy::Global,
+                mode: Mode::default(),
+                adaptive: None,
+                honour_hints: true,
+                idle_timeout: Duration::from_secs(600),
+            },
         }
     }
 
@@ -90,9 +98,9 @@ impl Throttler {
             .store(nanos(shared.clock.now()), Ordering::Relaxed);
         let before = shared.keys.len();
         // strong_count == 1: only the map holds it, so no permit or waiter uses it.
-        shared
-            .keys
-            .retain(|_, state| Arc::strong_count(state) > 1 || state.idle_for() < shared.idle_timeout);
+        shared.keys.retain(|_, state| {
+            Arc::strong_count(state) > 1 || state.idle_for() < shared.settings.idle_timeout
+        });
         shared.keys.shrink_to_fit();
         before - shared.keys.len()
     }
@@ -113,9 +121,9 @@ impl Throttler {
                 .entry(Arc::from(key))
                 .or_insert_with(|| {
                     Arc::new(KeyState::new(
-                        &shared.limits,
-                        shared.max_in_flight,
-                        shared.adaptive,
+                        &shared.settings.limits,
+                        shared.settings.max_in_flight,
+                        shared.settings.adaptive,
                         shared.clock,
                     ))
                 })
@@ -129,7 +137,7 @@ impl Throttler {
     fn maybe_sweep(&self, now: Instant) {
         let shared = &self.shared;
         let last = Duration::from_nanos(shared.last_sweep.load(Ordering::Relaxed));
-        if shared.clock.reading(now).saturating_sub(last) >= shared.idle_timeout / 2 {
+        if shared.clock.reading(now).saturating_sub(last) >= shared.settings.idle_timeout / 2 {
             let removed = self.evict_idle();
             tracing::debug!(removed, keys = shared.keys.len(), "throttle keys evicted");
         }
@@ -144,11 +152,11 @@ impl std::fmt::Debug for Throttler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let shared = &self.shared;
         f.debug_struct("Throttler")
-            .field("limits", &shared.limits)
-            .field("max_in_flight", &shared.max_in_flight)
-            .field("key_by", &shared.key_by)
-            .field("mode", &shared.mode)
-            .field("adaptive", &shared.adaptive)
+            .field("limits", &shared.settings.limits)
+            .field("max_in_flight", &shared.settings.max_in_flight)
+            .field("key_by", &shared.settings.key_by)
+            .field("mode", &shared.settings.mode)
+            .field("adaptive", &shared.settings.adaptive)
             .field("keys", &shared.keys.len())
             .finish_non_exhaustive()
     }
@@ -158,9 +166,9 @@ impl Throttle for Throttler {
     fn acquire<'a>(&'a self, call: &'a CallInfo<'a>) -> BoxFuture<'a, Result<Permit, Error>> {
         let now = Instant::now();
         self.maybe_sweep(now);
-        let state = self.state(&self.shared.key_by.key(call), now);
+        let state = self.state(&self.shared.settings.key_by.key(call), now);
         Box::pin(async move {
-            let slot = match self.shared.mode {
+            let slot = match self.shared.settings.mode {
                 Mode::Reject => state.admit_now(now)?,
                 Mode::Wait { max_wait } => {
                     let limit = now.checked_add(max_wait);
@@ -180,7 +188,7 @@ impl Throttle for Throttler {
         let throttled = outcome
             .status()
             .is_some_and(|s| s == http::StatusCode::TOO_MANY_REQUESTS);
-        let pause = if !shared.honour_hints {
+        let pause = if !shared.settings.honour_hints {
             None
         } else if throttled {
             outcome.hints.wait()
@@ -190,7 +198,7 @@ impl Throttle for Throttler {
         if pause.is_none() && !throttled {
             return;
         }
-        let key = shared.key_by.key(call);
+        let key = shared.settings.key_by.key(call);
         let Some(state) = shared.keys.get(&*key).map(|s| s.value().clone()) else {
             return;
         };
@@ -210,50 +218,44 @@ impl Throttle for Throttler {
 /// Configures a [`Throttler`].
 #[derive(Clone, Debug)]
 pub struct ThrottlerBuilder {
-    limits: Vec<Limit>,
-    max_in_flight: Option<usize>,
-    key_by: KeyBy,
-    mode: Mode,
-    adaptive: Option<Adaptive>,
-    honour_hints: bool,
-    idle_timeout: Duration,
+    settings: Settings,
 }
 
 impl ThrottlerBuilder {
     /// Adds a rate limit; several limits apply together.
     pub fn limit(mut self, limit: Limit) -> Self {
-        self.limits.push(limit);
+        self.settings.limits.push(limit);
         self
     }
 
     /// At most `max` attempts in flight per key (at least 1).
     pub fn max_in_flight(mut self, max: usize) -> Self {
-        self.max_in_flight = Some(max.max(1));
+        self.settings.max_in_flight = Some(max.max(1));
         self
     }
 
     /// How calls are grouped into keys (default: one global key).
     pub fn key_by(mut self, key_by: KeyBy) -> Self {
-        self.key_by = key_by;
+        self.settings.key_by = key_by;
         self
     }
 
     /// Wait or reject (default: wait up to 30 s).
     pub fn mode(mut self, mode: Mode) -> Self {
-        self.mode = mode;
+        self.settings.mode = mode;
         self
     }
 
     /// Learns a rate from 429s (off by default).
     pub fn adaptive(mut self, adaptive: Adaptive) -> Self {
-        self.adaptive = Some(adaptive);
+        self.settings.adaptive = Some(adaptive);
         self
     }
 
     /// Whether `remaining = 0` + reset and 429 + `Retry-After` pause the key
     /// (default: yes).
     pub fn honour_server_hints(mut self, honour: bool) -> Self {
-        self.honour_hints = honour;
+        self.settings.honour_hints = honour;
         self
     }
 
@@ -261,22 +263,23 @@ impl ThrottlerBuilder {
     /// Never shorter than the longest limit's period, so eviction cannot
     /// hand out a fresh burst early.
     pub fn idle_timeout(mut self, idle: Duration) -> Self {
-        self.idle_timeout = idle;
+        self.settings.idle_timeout = idle;
         self
     }
 
     /// Builds the throttle.
     pub fn build(self) -> Throttler {
-        let longest = self.limits.iter().map(Limit::period).max().unwrap_or_default();
+        let mut settings = self.settings;
+        let longest = settings
+            .limits
+            .iter()
+            .map(Limit::period)
+            .max()
+            .unwrap_or_default();
+        settings.idle_timeout = settings.idle_timeout.max(longest).max(Duration::from_millis(1));
         Throttler {
             shared: Arc::new(Shared {
-                idle_timeout: self.idle_timeout.max(longest).max(Duration::from_millis(1)),
-                limits: self.limits,
-                max_in_flight: self.max_in_flight,
-                key_by: self.key_by,
-                mode: self.mode,
-                adaptive: self.adaptive,
-                honour_hints: self.honour_hints,
+                settings,
                 keys: DashMap::new(),
                 clock: TokioClock::new(),
                 last_sweep: AtomicU64::new(0),
