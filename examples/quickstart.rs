@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use conn::auth::{ClientCredentials, OAuth2Client, TokenAuth};
 use conn::retry::{Backoff, Retry, RetryBudget};
 use conn::throttle::{KeyBy, Limit, Throttler};
 use conn::transport::HyperTransport;
@@ -145,5 +146,41 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             waited.as_secs_f64() * 1e3
         );
     }
+
+    println!(
+        "\n--- OAuth2 client credentials: the API revokes the first token (401), conn refreshes and replays once"
+    );
+    let token = |n: u32| {
+        Reply::json(
+            200,
+            format!(r#"{{"access_token":"demo-token-{n}","token_type":"Bearer","expires_in":3600}}"#),
+        )
+    };
+    api.route(Method::POST, "/oauth/token", [token(1), token(2)]);
+    api.route(
+        Method::GET,
+        "/invoices",
+        [Reply::status(401), Reply::json(200, r#"[{"id":"inv-1"}]"#)],
+    );
+    let oauth = OAuth2Client::builder(format!("{}/oauth/token", api.url()))
+        .client_id("demo-shop")
+        .client_secret("demo-secret".to_owned())
+        .allow_http(true)
+        .transport(Arc::new(HyperTransport::builder().build()?))
+        .build()?;
+    let billing = Connector::builder("billing")
+        .base_url(api.url())
+        .allow_http(true)
+        .transport(Arc::new(HyperTransport::builder().build()?))
+        .auth(Arc::new(TokenAuth::new(Arc::new(ClientCredentials::new(oauth)))))
+        .build()?;
+    let response = billing
+        .call(Request::get("/invoices"), Context::new().tenant("acme"))
+        .await?;
+    println!("OK   {}", response.report());
+    println!(
+        "     token requests: {} (the first token, then the refresh after the 401)",
+        api.hits("/oauth/token")
+    );
     Ok(())
 }

@@ -4,7 +4,7 @@
 //! This crate gathers the parts most users want under one name: everything
 //! from [`conn_core`] (the [`Connector`] pipeline, [`Request`], [`Response`],
 //! [`Error`], the component traits), and each component crate as a module:
-//! [`transport`] (hyper), [`retry`] and [`throttle`]. Each part is also its own crate, so a team can depend on
+//! [`transport`] (hyper), [`auth`], [`retry`] and [`throttle`]. Each part is also its own crate, so a team can depend on
 //! `conn-core` alone and bring its own components.
 //!
 //! ```no_run
@@ -27,6 +27,9 @@ pub use conn_core::*;
 
 /// The hyper transport: pooled HTTP/1.1 and HTTP/2 over rustls.
 pub use conn_transport_hyper as transport;
+
+/// Auth strategies: static keys, Basic, OAuth2 with a token cache and rotation, token stores.
+pub use conn_auth as auth;
 
 /// The retry policy: classification, backoff, server hints, budgets.
 pub use conn_retry as retry;

@@ -167,18 +167,10 @@ pub fn breaker_transition(connector: &str, key: &str, from: &'static str, to: &'
         .increment(1);
 }
 
-/// Hook for auth strategies: a token request finished. DEBUG on success,
-/// WARN on failure (the message must already be scrubbed).
-pub fn token_refreshed(tenant: Option<&str>, ok: bool, detail: &str) {
-    if ok {
-        tracing::debug!(conn.tenant = tenant.unwrap_or_default(), "token refreshed");
-    } else {
-        tracing::warn!(
-            conn.tenant = tenant.unwrap_or_default(),
-            detail,
-            "token refresh failed"
-        );
-    }
+/// Hook for auth strategies: a token request finished, well or not. Counts
+/// it in `conn_token_refreshes_total`; the strategy logs its own event with
+/// the details only it has (token id, lifetime, the scrubbed failure).
+pub fn token_refreshed(ok: bool) {
     metrics::counter!(TOKEN_REFRESHES_TOTAL, "result" => if ok { "ok" } else { "failed" }).increment(1);
 }
 

@@ -1,0 +1,92 @@
+//! conn's authentication: credentials that refresh themselves and never leak.
+//!
+//! What it is for: putting the right credentials on every attempt of a
+//! connector's calls — for the right tenant, renewed before they expire,
+//! renewed once when the API refuses them — without ever writing a secret
+//! to a log, an error or a debug print. Every strategy implements
+//! [`conn_core::AuthStrategy`], so it is chosen at run time
+//! (`Arc<dyn AuthStrategy>`) without touching the connector.
+//!
+//! | strategy | sends |
+//! |---|---|
+//! | [`StaticBearer`] | `Authorization: Bearer <fixed token>` |
+//! | [`ApiKey`] | a fixed key in a header or a query parameter |
+//! | [`BasicAuth`] | `Authorization: Basic base64(user:password)` |
+//! | [`TokenAuth`] + [`ClientCredentials`] | OAuth2 client credentials tokens (secret basic or post, scopes, audience) |
+//! | [`TokenAuth`] + [`RefreshTokenGrant`] | OAuth2 refresh-token grant with refresh-token rotation |
+//! | [`TokenAuth`] + your [`TokenProvider`] / [`provider_fn`] | tokens from any flow (signed JWTs, vendor logins) |
+//! | [`Fallback`] | another strategy's credentials, degraded ones when they fail |
+//!
+//! - **Token cache** ([`TokenAuth`]): per tenant; refresh ahead of expiry
+//!   with skew and jitter; single-flight (1,000 calls on an expired token make
+//!   one token request); a 401 discards the token, fetches a new one and the
+//!   pipeline replays once; a failing endpoint is retried with backoff within
+//!   the call's deadline while a still-valid token stays in use.
+//! - **Token endpoint** ([`OAuth2Client`]): explicit URL (any origin), a
+//!   transport you pass in, per-attempt and deadline time limits, errors that
+//!   say what the endpoint answered with the body [scrubbed](scrub).
+//! - **Stores** ([`TokenStore`]): [`MemoryStore`], and [`EncryptedFileStore`]
+//!   (XChaCha20-Poly1305, atomic 0600 writes) so a rotated refresh token
+//!   survives a restart. Every read and write is access-logged on the
+//!   `conn_auth::access` target with tenant and token id, never the value.
+//! - **Secrets** are `secrecy::SecretString` throughout; every type's
+//!   `Debug` redacts them.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use conn_auth::{ClientCredentials, OAuth2Client, TokenAuth};
+//! use conn_core::Connector;
+//! use secrecy::SecretString;
+//! # fn transport() -> Arc<dyn conn_core::Transport> { Arc::new(conn_testkit::ScriptedTransport::default()) }
+//!
+//! let client = OAuth2Client::builder("https://login.vendor.example/oauth2/token")
+//!     .client_id("inventory-sync")
+//!     .client_secret(SecretString::from("from-a-secrets-manager"))
+//!     .transport(transport()) // e.g. a HyperTransport (redirects off by default)
+//!     .build()?;
+//! let auth = TokenAuth::new(Arc::new(ClientCredentials::new(client).scope("orders:read")));
+//! let connector = Connector::builder("vendor")
+//!     .base_url("https://api.vendor.example/v2")
+//!     .transport(transport())
+//!     .auth(Arc::new(auth))
+//!     .build()?;
+//! # let _ = connector;
+//! # Ok::<(), conn_core::Error>(())
+//! ```
+#![deny(missing_docs)]
+
+mod api_key;
+mod basic;
+mod cache;
+mod fallback;
+mod file_store;
+mod grants;
+mod memory_store;
+mod oauth2;
+mod provider;
+mod random;
+mod scrub;
+mod static_auth;
+mod store;
+mod token;
+mod token_auth;
+
+pub use api_key::ApiKey;
+pub use basic::BasicAuth;
+pub use fallback::Fallback;
+pub use file_store::{DEFAULT_KEY_VAR, EncryptedFileStore, StoreKey};
+pub use grants::{ClientCredentials, RefreshTokenGrant};
+pub use memory_store::MemoryStore;
+pub use oauth2::{ClientAuth, OAuth2Client, OAuth2ClientBuilder, TokenForm, TokenResponse};
+pub use provider::{FetchReason, FnProvider, TokenProvider, TokenRequest, provider_fn};
+pub use scrub::scrub;
+pub use static_auth::StaticBearer;
+pub use store::{StoredToken, TokenStore};
+pub use token::{Token, TokenId};
+pub use token_auth::{TokenAuth, TokenAuthBuilder};
+
+/// The examples of the guide, `docs/auth.md`, compiled as doctests so they
+/// never rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/auth.md")]
+pub struct GuideDoctests;

@@ -1,0 +1,876 @@
+//! `OAuth2Client`: one OAuth2 client at one token endpoint, and the token
+//! request every grant sends through it.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use conn_core::{
+    Credentials, Error, ErrorKind, HintParser, TimeoutKind, Transport, TransportRequest, TransportResponse,
+};
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use http::{Method, Uri};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use tokio::time::Instant;
+use zeroize::Zeroizing;
+
+use crate::basic::basic_credentials;
+use crate::scrub::for_message;
+use crate::static_auth::scheme_header;
+use crate::store::tenant_label;
+use crate::{Token, TokenRequest, random};
+
+/// Largest token response accepted: real ones are a few hundred bytes.
+const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+/// Longest server-requested wait (`Retry-After`) honoured between attempts.
+const MAX_HINT_WAIT: Duration = Duration::from_secs(30);
+/// Longest lifetime believed: later expiries are clamped, so an absurd
+/// `expires_in` can neither overflow an instant nor keep a token forever.
+const MAX_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);
+/// How much of an error description makes it into a message.
+const MAX_DESCRIPTION_CHARS: usize = 200;
+
+/// How the client authenticates to the token endpoint (RFC 6749 §2.3).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// `client_secret_basic`: HTTP Basic with the form-encoded client id and
+    /// secret. The default, and what RFC 6749 says servers must support.
+    #[default]
+    Basic,
+    /// `client_secret_post`: `client_id` and `client_secret` in the form body.
+    Post,
+    /// A public client: `client_id` in the form body, no secret.
+    Public,
+}
+
+#[derive(Clone)]
+enum FormValue {
+    Plain(String),
+    Secret(SecretString),
+}
+
+/// The form of one token request: a `grant_type` and its parameters, some
+/// of them secret. Client authentication is added by the [`OAuth2Client`].
+///
+/// Mark a form [`single_use`](Self::single_use) when it carries a credential
+/// the server consumes (a rotating refresh token, an authorization code):
+/// it is then resent only when it certainly did not reach the server.
+///
+/// ```
+/// use conn_auth::TokenForm;
+/// use secrecy::SecretString;
+///
+/// let form = TokenForm::new("urn:ietf:params:oauth:grant-type:jwt-bearer")
+///     .secret("assertion", SecretString::from("eyJ...signed"))
+///     .param("scope", "read write");
+/// assert!(!format!("{form:?}").contains("eyJ"));
+/// ```
+#[derive(Clone)]
+pub struct TokenForm {
+    grant_type: String,
+    params: Vec<(String, FormValue)>,
+    single_use: bool,
+}
+
+impl TokenForm {
+    /// A form for `grant_type`.
+    pub fn new(grant_type: impl Into<String>) -> Self {
+        TokenForm {
+            grant_type: grant_type.into(),
+            params: Vec::new(),
+            single_use: false,
+        }
+    }
+
+    /// Adds a parameter that is not secret (scope, audience, resource).
+    pub fn param(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.params.push((key.into(), FormValue::Plain(value.into())));
+        self
+    }
+
+    /// Adds a secret parameter: redacted in `Debug` and scrubbed from any
+    /// error message.
+    pub fn secret(mut self, key: impl Into<String>, value: SecretString) -> Self {
+        self.params.push((key.into(), FormValue::Secret(value)));
+        self
+    }
+
+    /// Declares that the form's credential is consumed by the server, so the
+    /// request is retried only after errors where nothing was sent or the
+    /// server answered (5xx, 429, 408), never after a lost connection or a
+    /// timeout (the server may have used it already).
+    pub fn single_use(mut self) -> Self {
+        self.single_use = true;
+        self
+    }
+
+    /// The grant type.
+    pub fn grant_type(&self) -> &str {
+        &self.grant_type
+    }
+
+    fn secrets(&self) -> impl Iterator<Item = &str> {
+        self.params.iter().filter_map(|(_, value)| match value {
+            FormValue::Secret(secret) => Some(secret.expose_secret()),
+            FormValue::Plain(_) => None,
+        })
+    }
+}
+
+impl fmt::Debug for TokenForm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let params: Vec<(&str, &str)> = self
+            .params
+            .iter()
+            .map(|(key, value)| match value {
+                FormValue::Plain(v) => (key.as_str(), v.as_str()),
+                FormValue::Secret(_) => (key.as_str(), "<redacted>"),
+            })
+            .collect();
+        f.debug_struct("TokenForm")
+            .field("grant_type", &self.grant_type)
+            .field("params", &params)
+            .field("single_use", &self.single_use)
+            .finish()
+    }
+}
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Clone)]
+pub struct TokenResponse {
+    access_token: SecretString,
+    token_type: Option<String>,
+    expires_in: Option<Duration>,
+    refresh_token: Option<SecretString>,
+    scope: Option<String>,
+}
+
+impl TokenResponse {
+    /// The access token.
+    pub fn access_token(&self) -> &SecretString {
+        &self.access_token
+    }
+
+    /// The token type the server declared (`Bearer`, usually).
+    pub fn token_type(&self) -> Option<&str> {
+        self.token_type.as_deref()
+    }
+
+    /// The lifetime the server declared; `None` when it sent no (readable)
+    /// `expires_in`.
+    pub fn expires_in(&self) -> Option<Duration> {
+        self.expires_in
+    }
+
+    /// A new refresh token, when the server issued (or rotated) one.
+    pub fn refresh_token(&self) -> Option<&SecretString> {
+        self.refresh_token.as_ref()
+    }
+
+    /// The granted scope, when the server said.
+    pub fn scope(&self) -> Option<&str> {
+        self.scope.as_deref()
+    }
+
+    /// The access token as a [`Token`] for the cache.
+    pub fn into_token(self) -> Token {
+        let mut token = Token::new(self.access_token);
+        if let Some(lifetime) = self.expires_in {
+            token = token.expires_in(lifetime);
+        }
+        if let Some(scope) = self.scope {
+            token = token.scope(scope);
+        }
+        token
+    }
+}
+
+impl fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"<redacted>")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+/// An OAuth2 client registered at one token endpoint: its URL (any origin,
+/// configured explicitly: it need not be the API's), the client's id and
+/// secret, how it authenticates, and the transport token requests go
+/// through.
+///
+/// Token requests are `POST`s with an `application/x-www-form-urlencoded`
+/// body and `Accept: application/json`. Each attempt is limited by the
+/// request timeout and by the deadline of the call that needs the token;
+/// connect errors, lost connections, timeouts, 408, 429 and 5xx are retried
+/// with exponential backoff and jitter (a few attempts, never past the
+/// deadline; see [`TokenForm::single_use`]). Errors are
+/// [`AuthProvider`](ErrorKind::AuthProvider) errors that say what the
+/// endpoint answered — status, OAuth `error` code, scrubbed
+/// `error_description` — and never contain a secret.
+///
+/// Give it a transport that does not follow redirects (the hyper
+/// transport's default): a token request must not be replayed to wherever a
+/// `Location` points. A 3xx answer is reported as an error.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use conn_auth::{ClientAuth, OAuth2Client};
+/// use secrecy::SecretString;
+/// # fn transport() -> Arc<dyn conn_core::Transport> { Arc::new(conn_testkit::ScriptedTransport::default()) }
+///
+/// let client = OAuth2Client::builder("https://login.vendor.example/oauth2/token")
+///     .client_id("inventory-sync")
+///     .client_secret(SecretString::from("from-a-secrets-manager"))
+///     .auth_method(ClientAuth::Basic)
+///     .transport(transport())
+///     .request_timeout(Duration::from_secs(5))
+///     .build()?;
+/// # let _ = client;
+/// # Ok::<(), conn_core::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct OAuth2Client {
+    inner: Arc<ClientInner>,
+}
+
+struct ClientInner {
+    token_url: Uri,
+    client_id: String,
+    client_secret: Option<SecretString>,
+    auth: ClientAuth,
+    transport: Arc<dyn Transport>,
+    request_timeout: Duration,
+    max_attempts: u32,
+    backoff_base: Duration,
+    backoff_max: Duration,
+}
+
+/// Builds an [`OAuth2Client`]; see [`OAuth2Client::builder`].
+pub struct OAuth2ClientBuilder {
+    token_url: String,
+    client_id: Option<String>,
+    client_secret: Option<SecretString>,
+    auth: ClientAuth,
+    transport: Option<Arc<dyn Transport>>,
+    allow_http: bool,
+    request_timeout: Duration,
+    max_attempts: u32,
+    backoff_base: Duration,
+    backoff_max: Duration,
+}
+
+impl OAuth2Client {
+    /// Starts a client for the token endpoint at `token_url`. Defaults:
+    /// `client_secret_basic`, 10 s per attempt, 3 attempts, backoff from
+    /// 250 ms doubling up to 2 s with equal jitter, `https://` only.
+    pub fn builder(token_url: impl Into<String>) -> OAuth2ClientBuilder {
+        OAuth2ClientBuilder {
+            token_url: token_url.into(),
+            client_id: None,
+            client_secret: None,
+            auth: ClientAuth::Basic,
+            transport: None,
+            allow_http: false,
+            request_timeout: Duration::from_secs(10),
+            max_attempts: 3,
+            backoff_base: Duration::from_millis(250),
+            backoff_max: Duration::from_secs(2),
+        }
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> &str {
+        &self.inner.client_id
+    }
+
+    /// Sends `form` to the token endpoint for `request.tenant()`, retrying
+    /// transient failures, and parses the answer.
+    ///
+    /// # Errors
+    ///
+    /// [`AuthProvider`](ErrorKind::AuthProvider) when the endpoint refused
+    /// (4xx, with the OAuth error code), kept failing, or answered something
+    /// that is not a token response;
+    /// [`Timeout(Deadline)`](ErrorKind::Timeout) when the request's deadline
+    /// passed first.
+    pub async fn request_token(
+        &self,
+        form: &TokenForm,
+        request: &TokenRequest,
+    ) -> Result<TokenResponse, Error> {
+        let inner = &*self.inner;
+        let tenant = tenant_label(request.tenant());
+        let mut attempt = 1;
+        loop {
+            let (limit, limit_kind) = match request.deadline_at() {
+                Some(deadline) => {
+                    let remaining = deadline.saturating_duration_since(Instant::now());
+                    if remaining.is_zero() {
+                        return Err(out_of_time(attempt - 1));
+                    }
+                    if inner.request_timeout < remaining {
+                        (inner.request_timeout, TimeoutKind::Attempt)
+                    } else {
+                        (remaining, TimeoutKind::Deadline)
+                    }
+                }
+                None => (inner.request_timeout, TimeoutKind::Attempt),
+            };
+            let wire = self.wire_request(form)?;
+            tracing::debug!(
+                target: "conn_auth::token_endpoint",
+                tenant,
+                grant_type = form.grant_type(),
+                attempt,
+                correlation_id = request.correlation_id().unwrap_or("-"),
+                "token request"
+            );
+            let failure = match tokio::time::timeout(limit, inner.transport.send(wire)).await {
+                Err(_) if limit_kind == TimeoutKind::Deadline => return Err(out_of_time(attempt)),
+                Err(_) => Failure {
+                    error: Error::new(
+                        ErrorKind::AuthProvider,
+                        format!(
+                            "the token endpoint did not answer within {} ms",
+                            limit.as_millis()
+                        ),
+                    ),
+                    retry: !form.single_use,
+                    wait: None,
+                },
+                Ok(Err(err)) => Failure {
+                    retry: err.is_connect()
+                        || (!form.single_use && (err.is_connection_lost() || err.is_timeout())),
+                    error: Error::new(
+                        ErrorKind::AuthProvider,
+                        format!("the token endpoint could not be reached: {err}"),
+                    ),
+                    wait: None,
+                },
+                Ok(Ok(response)) => match self.read_response(&response, form) {
+                    Ok(token) => {
+                        tracing::debug!(
+                            target: "conn_auth::token_endpoint",
+                            tenant,
+                            grant_type = form.grant_type(),
+                            attempt,
+                            status = response.status().as_u16(),
+                            expires_in_s = token.expires_in.map(|d| d.as_secs()),
+                            new_refresh_token = token.refresh_token.is_some(),
+                            "token endpoint issued a token"
+                        );
+                        return Ok(token);
+                    }
+                    Err(failure) => failure,
+                },
+            };
+            let attempts_note = |err: Error| {
+                if attempt > 1 {
+                    err.with_note(&format!("after {attempt} attempts"))
+                } else {
+                    err
+                }
+            };
+            if !failure.retry || attempt >= inner.max_attempts {
+                tracing::warn!(
+                    target: "conn_auth::token_endpoint",
+                    tenant,
+                    grant_type = form.grant_type(),
+                    attempt,
+                    error = %failure.error,
+                    "token request failed"
+                );
+                return Err(attempts_note(failure.error));
+            }
+            let delay = self
+                .backoff(attempt)
+                .max(failure.wait.unwrap_or_default().min(MAX_HINT_WAIT));
+            let fits = request.deadline_at().is_none_or(|deadline| {
+                Instant::now()
+                    .checked_add(delay)
+                    .is_some_and(|end| end < deadline)
+            });
+            if !fits {
+                return Err(attempts_note(failure.error)
+                    .with_note("no time left before the deadline for another attempt"));
+            }
+            tracing::debug!(
+                target: "conn_auth::token_endpoint",
+                tenant,
+                attempt,
+                delay_ms = delay.as_millis() as u64,
+                error = %failure.error,
+                "token request failed, retrying"
+            );
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    /// Exponential backoff with equal jitter: half the delay is fixed, half random.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let inner = &*self.inner;
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
+        let delay = inner.backoff_base.saturating_mul(factor).min(inner.backoff_max);
+        delay / 2 + delay.mul_f64(random::unit() / 2.0)
+    }
+
+    fn wire_request(&self, form: &TokenForm) -> Result<TransportRequest, Error> {
+        let inner = &*self.inner;
+        let mut body = form_urlencoded::Serializer::new(String::with_capacity(256));
+        body.append_pair("grant_type", &form.grant_type);
+        for (key, value) in &form.params {
+            match value {
+                FormValue::Plain(v) => body.append_pair(key, v),
+                FormValue::Secret(v) => body.append_pair(key, v.expose_secret()),
+            };
+        }
+        let secret = inner.client_secret.as_ref().map(|s| s.expose_secret());
+        match (inner.auth, secret) {
+            (ClientAuth::Post, Some(secret)) => {
+                body.append_pair("client_id", &inner.client_id);
+                body.append_pair("client_secret", secret);
+            }
+            (ClientAuth::Public, _) => {
+                body.append_pair("client_id", &inner.client_id);
+            }
+            _ => {}
+        }
+        let body = body.finish();
+        let mut request = http::Request::new(Bytes::from(body));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = inner.token_url.clone();
+        let headers = request.headers_mut();
+        headers.insert(
+            CONTENT_TYPE,
+            http::HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        headers.insert(ACCEPT, http::HeaderValue::from_static("application/json"));
+        if let (ClientAuth::Basic, Some(secret)) = (inner.auth, secret) {
+            // RFC 6749 §2.3.1: id and secret are form-encoded before Basic.
+            let id = Zeroizing::new(
+                form_urlencoded::byte_serialize(inner.client_id.as_bytes()).collect::<String>(),
+            );
+            let secret =
+                Zeroizing::new(form_urlencoded::byte_serialize(secret.as_bytes()).collect::<String>());
+            let value = scheme_header(Some("Basic"), &basic_credentials(&id, &secret))
+                .ok_or_else(|| Error::config("the client credentials are not a valid header value"))?;
+            headers.insert(AUTHORIZATION, value);
+        }
+        let mut credentials = Credentials::default();
+        credentials.mark_header(AUTHORIZATION);
+        Ok(TransportRequest { request, credentials })
+    }
+
+    /// The token in a response, or why there is none and whether to retry.
+    fn read_response(
+        &self,
+        response: &TransportResponse,
+        form: &TokenForm,
+    ) -> Result<TokenResponse, Failure> {
+        let status = response.status();
+        let body = response.body();
+        let fail = |message: String, retry: bool| Failure {
+            error: Error::new(ErrorKind::AuthProvider, message).with_status(status),
+            retry,
+            wait: None,
+        };
+        if status.is_success() {
+            if body.len() > MAX_RESPONSE_BYTES {
+                return Err(fail(
+                    format!(
+                        "the token endpoint answered {status} with {} bytes, more than the {MAX_RESPONSE_BYTES} accepted",
+                        body.len()
+                    ),
+                    false,
+                ));
+            }
+            return parse_token_response(body)
+                .map_err(|why| fail(format!("the token endpoint answered {status} but {why}"), false));
+        }
+        if status.is_redirection() || status.is_informational() {
+            return Err(fail(
+                format!(
+                    "the token endpoint answered {status}: redirects are not followed for token requests (check the token URL)"
+                ),
+                false,
+            ));
+        }
+        let mut known: Vec<&str> = form.secrets().collect();
+        if let Some(secret) = &self.inner.client_secret {
+            known.push(secret.expose_secret());
+        }
+        let (detail, code) = describe_error_body(response, &known);
+        let mut message = format!("the token endpoint answered {status}{detail}");
+        if code.as_deref() == Some("invalid_grant") && form.grant_type == "refresh_token" {
+            message.push_str(
+                "; the refresh token was revoked, expired or already used: authorize again and seed the new refresh token",
+            );
+        }
+        let retry = matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504);
+        let wait = HintParser::default()
+            .parse(response.headers(), SystemTime::now())
+            .wait();
+        Err(Failure {
+            error: Error::new(ErrorKind::AuthProvider, message).with_status(status),
+            retry,
+            wait,
+        })
+    }
+}
+
+/// A failed attempt: the error, whether another attempt may succeed, and
+/// how long the server asked to wait.
+struct Failure {
+    error: Error,
+    retry: bool,
+    wait: Option<Duration>,
+}
+
+fn out_of_time(attempts: u32) -> Error {
+    Error::new(
+        ErrorKind::Timeout(TimeoutKind::Deadline),
+        format!("the deadline passed before the token endpoint answered ({attempts} attempt(s) sent)"),
+    )
+}
+
+#[derive(Deserialize)]
+struct RawToken {
+    access_token: Option<SecretString>,
+    token_type: Option<String>,
+    expires_in: Option<serde_json::Value>,
+    refresh_token: Option<SecretString>,
+    scope: Option<String>,
+}
+
+/// Parses a successful token response; the error says what is wrong with
+/// it without quoting it (a serde message can quote a value, and values
+/// here are secrets).
+fn parse_token_response(body: &[u8]) -> Result<TokenResponse, String> {
+    let raw: RawToken = serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => {
+            format!(
+                "its body is not a token response (a field has the wrong type, line {}, column {})",
+                e.line(),
+                e.column()
+            )
+        }
+        _ => format!(
+            "its body is not valid JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ),
+    })?;
+    let access_token = raw
+        .access_token
+        .filter(|t| !t.expose_secret().is_empty())
+        .ok_or_else(|| "its body has no access_token".to_owned())?;
+    let expires_in = raw.expires_in.as_ref().and_then(|value| {
+        let seconds = match value {
+            serde_json::Value::Number(n) => n.as_f64(),
+            // Some servers send the number as a string.
+            serde_json::Value::String(s) => s.trim().parse::<f64>().ok(),
+            _ => None,
+        };
+        match seconds {
+            Some(s) if s.is_finite() && s >= 0.0 => Some(Duration::from_secs_f64(s.min(MAX_LIFETIME.as_secs_f64()))),
+            _ => {
+                tracing::warn!(target: "conn_auth::token_endpoint", "unreadable expires_in ignored; the default lifetime applies");
+                None
+            }
+        }
+    });
+    Ok(TokenResponse {
+        access_token,
+        token_type: raw
+            .token_type
+            .map(|t| t.chars().filter(|c| !c.is_control()).take(32).collect()),
+        expires_in,
+        refresh_token: raw.refresh_token.filter(|t| !t.expose_secret().is_empty()),
+        scope: raw.scope.map(|s| s.chars().filter(|c| !c.is_control()).collect()),
+    })
+}
+
+#[derive(Deserialize)]
+struct RawError {
+    error: Option<serde_json::Value>,
+    error_description: Option<serde_json::Value>,
+}
+
+/// What an error body says, for a message (": invalid_grant (description)"),
+/// and the OAuth error code if there is one.
+fn describe_error_body(response: &TransportResponse, known: &[&str]) -> (String, Option<String>) {
+    let body = response.body();
+    if let Ok(raw) = serde_json::from_slice::<RawError>(body) {
+        let code = match raw.error {
+            Some(serde_json::Value::String(code)) => Some(sanitize_code(&code)),
+            _ => None,
+        };
+        let description = match raw.error_description {
+            Some(serde_json::Value::String(text)) => Some(for_message(&text, known, MAX_DESCRIPTION_CHARS)),
+            _ => None,
+        }
+        .filter(|d| !d.is_empty());
+        let detail = match (&code, description) {
+            (Some(code), Some(description)) => format!(": {code} ({description})"),
+            (Some(code), None) => format!(": {code}"),
+            (None, Some(description)) => format!(" ({description})"),
+            (None, None) => " (a JSON body without an OAuth error code)".to_owned(),
+        };
+        return (detail, code);
+    }
+    if body.is_empty() {
+        return (" (empty body)".to_owned(), None);
+    }
+    let content_type: String = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap_or("unknown type")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '+' | '-' | '.'))
+        .take(64)
+        .collect();
+    (
+        format!(
+            " (a {content_type} body of {} bytes, not an OAuth error)",
+            body.len()
+        ),
+        None,
+    )
+}
+
+/// An OAuth error code as it may appear in a message: codes are short
+/// ASCII identifiers (`invalid_grant`); anything else is not quoted.
+fn sanitize_code(code: &str) -> String {
+    let valid = !code.is_empty()
+        && code.len() <= 64
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if valid {
+        // Long mixed runs could be a token in the wrong field.
+        for_message(code, &[], 64)
+    } else {
+        "(unrecognised error code)".to_owned()
+    }
+}
+
+impl OAuth2ClientBuilder {
+    /// The client id (required).
+    pub fn client_id(mut self, id: impl Into<String>) -> Self {
+        self.client_id = Some(id.into());
+        self
+    }
+
+    /// The client secret (required unless the method is [`ClientAuth::Public`]).
+    pub fn client_secret(mut self, secret: impl Into<SecretString>) -> Self {
+        self.client_secret = Some(secret.into());
+        self
+    }
+
+    /// How the client authenticates (default [`ClientAuth::Basic`]).
+    pub fn auth_method(mut self, auth: ClientAuth) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// The transport token requests go through (required); it should not
+    /// follow redirects.
+    pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
+        self.transport = Some(transport);
+        self
+    }
+
+    /// Allows a plain `http://` token URL (local servers, tests). Off by default.
+    pub fn allow_http(mut self, allow: bool) -> Self {
+        self.allow_http = allow;
+        self
+    }
+
+    /// Time limit of one attempt, body included (default 10 s). The deadline
+    /// of the call that needs the token is always a limit too.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Attempts per token request, the first included (default 3).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts;
+        self
+    }
+
+    /// Backoff between attempts: `base`, doubling, at most `max`, with equal
+    /// jitter (default 250 ms up to 2 s). A longer `Retry-After` (up to 30 s)
+    /// wins.
+    pub fn backoff(mut self, base: Duration, max: Duration) -> Self {
+        self.backoff_base = base;
+        self.backoff_max = max;
+        self
+    }
+
+    /// Validates the configuration and builds the client.
+    ///
+    /// # Errors
+    ///
+    /// A configuration error when the token URL is not an absolute
+    /// `https://` URL (or `http://` with [`allow_http`](Self::allow_http)),
+    /// contains user info, or when the client id, the secret (for Basic and
+    /// Post) or the transport is missing, or a limit is zero.
+    pub fn build(self) -> Result<OAuth2Client, Error> {
+        let token_url: Uri = self
+            .token_url
+            .parse()
+            .map_err(|_| Error::config("the token endpoint URL is not a valid URL"))?;
+        match token_url.scheme_str() {
+            Some("https") => {}
+            Some("http") if self.allow_http => {}
+            Some("http") => {
+                return Err(Error::config(
+                    "the token endpoint URL must be https:// (allow_http(true) for local endpoints)",
+                ));
+            }
+            _ => {
+                return Err(Error::config(
+                    "the token endpoint URL must be an absolute https:// URL",
+                ));
+            }
+        }
+        match token_url.authority() {
+            Some(authority) if authority.as_str().contains('@') => {
+                return Err(Error::config(
+                    "the token endpoint URL must not contain credentials",
+                ));
+            }
+            Some(_) => {}
+            None => return Err(Error::config("the token endpoint URL has no host")),
+        }
+        let client_id = self
+            .client_id
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| Error::config("the OAuth2 client has no client id"))?;
+        if self.auth != ClientAuth::Public && self.client_secret.is_none() {
+            return Err(Error::config(
+                "the OAuth2 client has no client secret (or use ClientAuth::Public)",
+            ));
+        }
+        let transport = self
+            .transport
+            .ok_or_else(|| Error::config("the OAuth2 client has no transport"))?;
+        if self.max_attempts == 0 || self.request_timeout.is_zero() {
+            return Err(Error::config(
+                "token request attempts and timeout must be greater than zero",
+            ));
+        }
+        Ok(OAuth2Client {
+            inner: Arc::new(ClientInner {
+                token_url,
+                client_id,
+                client_secret: self.client_secret,
+                auth: self.auth,
+                transport,
+                request_timeout: self.request_timeout,
+                max_attempts: self.max_attempts,
+                backoff_base: self.backoff_base,
+                backoff_max: self.backoff_max.max(self.backoff_base),
+            }),
+        })
+    }
+}
+
+/// The token URL without its query, which could hold a secret.
+fn display_url(uri: &Uri) -> String {
+    format!(
+        "{}://{}{}",
+        uri.scheme_str().unwrap_or("?"),
+        uri.authority().map_or("?", |a| a.as_str()),
+        uri.path()
+    )
+}
+
+impl fmt::Debug for OAuth2Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &*self.inner;
+        f.debug_struct("OAuth2Client")
+            .field("token_url", &display_url(&inner.token_url))
+            .field("client_id", &inner.client_id)
+            .field(
+                "client_secret",
+                &inner.client_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("auth", &inner.auth)
+            .field("request_timeout", &inner.request_timeout)
+            .field("max_attempts", &inner.max_attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for OAuth2ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuth2ClientBuilder")
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_full_response() {
+        let body = br#"{"access_token":"at","token_type":"Bearer","expires_in":3600,"refresh_token":"rt","scope":"a b"}"#;
+        let token = parse_token_response(body).unwrap();
+        assert_eq!(token.access_token().expose_secret(), "at");
+        assert_eq!(token.expires_in(), Some(Duration::from_secs(3600)));
+        assert_eq!(token.refresh_token().map(|t| t.expose_secret()), Some("rt"));
+        assert_eq!(token.scope(), Some("a b"));
+    }
+
+    #[test]
+    fn expires_in_as_a_string_or_unreadable() {
+        let token = parse_token_response(br#"{"access_token":"at","expires_in":"120"}"#).unwrap();
+        assert_eq!(token.expires_in(), Some(Duration::from_secs(120)));
+        let token = parse_token_response(br#"{"access_token":"at","expires_in":"soon"}"#).unwrap();
+        assert_eq!(token.expires_in(), None);
+        let token = parse_token_response(br#"{"access_token":"at","expires_in":1e300}"#).unwrap();
+        assert_eq!(token.expires_in(), Some(MAX_LIFETIME));
+    }
+
+    #[test]
+    fn malformed_bodies_are_described_without_quoting_them() {
+        let err = parse_token_response(br#"{"access_token": "secret-at" "#).unwrap_err();
+        assert!(err.contains("not valid JSON"), "{err}");
+        let err = parse_token_response(br#"{"access_token": 12345678, "x": "secret-x"}"#).unwrap_err();
+        assert!(err.contains("wrong type") && !err.contains("12345678"), "{err}");
+        let err = parse_token_response(br#"{"token": "secret"}"#).unwrap_err();
+        assert_eq!(err, "its body has no access_token");
+    }
+
+    #[test]
+    fn error_codes_are_quoted_only_when_they_look_like_codes() {
+        assert_eq!(sanitize_code("invalid_grant"), "invalid_grant");
+        assert_eq!(
+            sanitize_code("bad code\nwith newline"),
+            "(unrecognised error code)"
+        );
+        assert_eq!(sanitize_code("a1b2c3d4e5f6a7b8c9d0"), "<redacted>");
+    }
+}
