@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use conn::transport::{HyperTransport, Protocols};
-use conn::{BoxFuture, Connector, Context, Error, Request, Telemetry, Transport, TransportRequest, TransportResponse};
+use conn::{
+    BoxFuture, Connector, Context, Error, Request, Telemetry, Transport, TransportRequest, TransportResponse,
+};
 use conn_testkit::{Reply, TestServer};
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -19,7 +21,10 @@ struct Instant200;
 
 impl Transport for Instant200 {
     fn send(&self, _: TransportRequest) -> BoxFuture<'static, Result<TransportResponse, Error>> {
-        let response = http::Response::builder().status(200).body(Bytes::from_static(BODY.as_bytes())).unwrap();
+        let response = http::Response::builder()
+            .status(200)
+            .body(Bytes::from_static(BODY.as_bytes()))
+            .unwrap();
         Box::pin(std::future::ready(Ok(TransportResponse::new(response))))
     }
 }
@@ -29,18 +34,29 @@ fn connector(base: &str, transport: Arc<dyn Transport>, enabled: bool) -> Connec
         .base_url(base)
         .allow_http(true)
         .transport(transport)
-        .telemetry(Telemetry { enabled, ..Telemetry::default() })
+        .telemetry(Telemetry {
+            enabled,
+            ..Telemetry::default()
+        })
         .build()
         .unwrap()
 }
 
 fn info_subscriber() -> impl tracing::Subscriber + Send + Sync {
-    tracing_subscriber::fmt().with_max_level(tracing::Level::INFO).with_writer(std::io::sink).finish()
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(std::io::sink)
+        .finish()
 }
 
 /// Median over `rounds` of the time per call of each variant, interleaved
 /// call by call so all variants see the same machine noise.
-fn interleaved(runtime: &tokio::runtime::Runtime, variants: &[Connector], rounds: usize, calls: u32) -> Vec<Duration> {
+fn interleaved(
+    runtime: &tokio::runtime::Runtime,
+    variants: &[Connector],
+    rounds: usize,
+    calls: u32,
+) -> Vec<Duration> {
     let mut per_round: Vec<Vec<Duration>> = vec![Vec::new(); variants.len()];
     for _ in 0..rounds {
         let mut totals = vec![Duration::ZERO; variants.len()];
@@ -48,7 +64,10 @@ fn interleaved(runtime: &tokio::runtime::Runtime, variants: &[Connector], rounds
             for _ in 0..calls {
                 for (i, connector) in variants.iter().enumerate() {
                     let start = Instant::now();
-                    connector.call(Request::get("/item"), Context::new()).await.unwrap();
+                    connector
+                        .call(Request::get("/item"), Context::new())
+                        .await
+                        .unwrap();
                     totals[i] += start.elapsed();
                 }
             }
@@ -67,28 +86,36 @@ fn interleaved(runtime: &tokio::runtime::Runtime, variants: &[Connector], rounds
 }
 
 fn bench(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let instant: Arc<dyn Transport> = Arc::new(Instant200);
     let off = connector("https://api.example.com", instant.clone(), false);
     let on = connector("https://api.example.com", instant.clone(), true);
 
     let mut group = c.benchmark_group("instrumentation");
     group.bench_function("pipeline_telemetry_off", |b| {
-        b.to_async(&runtime).iter(|| async { off.call(Request::get("/item"), Context::new()).await.unwrap() })
+        b.to_async(&runtime)
+            .iter(|| async { off.call(Request::get("/item"), Context::new()).await.unwrap() })
     });
     group.bench_function("pipeline_no_subscriber", |b| {
-        b.to_async(&runtime).iter(|| async { on.call(Request::get("/item"), Context::new()).await.unwrap() })
+        b.to_async(&runtime)
+            .iter(|| async { on.call(Request::get("/item"), Context::new()).await.unwrap() })
     });
     tracing::subscriber::with_default(info_subscriber(), || {
         group.bench_function("pipeline_fmt_info", |b| {
-            b.to_async(&runtime).iter(|| async { on.call(Request::get("/item"), Context::new()).await.unwrap() })
+            b.to_async(&runtime)
+                .iter(|| async { on.call(Request::get("/item"), Context::new()).await.unwrap() })
         });
     });
     group.finish();
 
     let full = std::env::args().any(|a| a == "--bench");
     let (rounds, calls) = if full { (15, 20_000) } else { (1, 100) };
-    let [off_t, on_t] = interleaved(&runtime, &[off.clone(), on.clone()], rounds, calls)[..] else { unreachable!() };
+    let [off_t, on_t] = interleaved(&runtime, &[off.clone(), on.clone()], rounds, calls)[..] else {
+        unreachable!()
+    };
     let info_t = tracing::subscriber::with_default(info_subscriber(), || {
         interleaved(&runtime, &[off.clone(), on.clone()], rounds, calls)
     });
@@ -102,14 +129,27 @@ fn bench(c: &mut Criterion) {
     );
 
     // The same over real loopback HTTP: what a caller actually pays.
-    let server_runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let server = server_runtime.block_on(TestServer::builder().http1_only().start()).unwrap();
+    let server_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = server_runtime
+        .block_on(TestServer::builder().http1_only().start())
+        .unwrap();
     server.route(http::Method::GET, "/item", [Reply::json(200, BODY)]);
-    let hyper: Arc<dyn Transport> = Arc::new(HyperTransport::builder().protocols(Protocols::Http1).build().unwrap());
+    let hyper: Arc<dyn Transport> = Arc::new(
+        HyperTransport::builder()
+            .protocols(Protocols::Http1)
+            .build()
+            .unwrap(),
+    );
     let net_off = connector(&server.url(), hyper.clone(), false);
     let net_on = connector(&server.url(), hyper, true);
     let (rounds, calls) = if full { (9, 1_000) } else { (1, 20) };
-    let [net_off_t, net_on_t] = interleaved(&runtime, &[net_off, net_on], rounds, calls)[..] else { unreachable!() };
+    let [net_off_t, net_on_t] = interleaved(&runtime, &[net_off, net_on], rounds, calls)[..] else {
+        unreachable!()
+    };
     println!(
         "instrumentation, loopback HTTP: off {:?}, no subscriber {:?} ({:+.1}%)",
         net_off_t,

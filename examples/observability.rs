@@ -20,7 +20,11 @@ use metrics_exporter_prometheus::PrometheusBuilder;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let level = if args.iter().any(|a| a == "--debug") { tracing::Level::DEBUG } else { tracing::Level::INFO };
+    let level = if args.iter().any(|a| a == "--debug") {
+        tracing::Level::DEBUG
+    } else {
+        tracing::Level::INFO
+    };
     let logs = tracing_subscriber::fmt().with_max_level(level).with_target(false);
     if args.iter().any(|a| a == "--json") {
         logs.json().init();
@@ -30,7 +34,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let metrics = PrometheusBuilder::new().install_recorder()?;
 
     let api = TestServer::start().await?;
-    let flaky = [Reply::status(503), Reply::reset(), Reply::json(200, r#"{"ok":true}"#)];
+    let flaky = [
+        Reply::status(503),
+        Reply::reset(),
+        Reply::json(200, r#"{"ok":true}"#),
+    ];
     api.route(Method::GET, "/orders", flaky.iter().cloned().cycle().take(30));
     api.route(Method::GET, "/missing", [Reply::json(404, "{}")]);
 
@@ -38,8 +46,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .base_url(api.url())
         .allow_http(true)
         .transport(Arc::new(HyperTransport::builder().build()?))
-        .retry(Arc::new(Retry::builder().max_attempts(3).backoff(Backoff::constant(Duration::from_millis(5))).build()))
-        .throttle(Arc::new(Throttler::builder().limit(Limit::per_second(50).burst(5)).key_by(KeyBy::Tenant).build()))
+        .retry(Arc::new(
+            Retry::builder()
+                .max_attempts(3)
+                .backoff(Backoff::constant(Duration::from_millis(5)))
+                .build(),
+        ))
+        .throttle(Arc::new(
+            Throttler::builder()
+                .limit(Limit::per_second(50).burst(5))
+                .key_by(KeyBy::Tenant)
+                .build(),
+        ))
         .build()?;
 
     let mut calls = Vec::new();
@@ -47,7 +65,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let connector = connector.clone();
         let endpoint = if i % 5 == 4 { "/missing" } else { "/orders" };
         calls.push(tokio::spawn(async move {
-            connector.call(Request::get(endpoint), Context::new().tenant(format!("tenant-{}", i % 2))).await
+            connector
+                .call(
+                    Request::get(endpoint),
+                    Context::new().tenant(format!("tenant-{}", i % 2)),
+                )
+                .await
         }));
     }
     let (mut ok, mut failed) = (0, 0);

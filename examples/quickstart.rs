@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use conn::auth::{ClientCredentials, OAuth2Client, TokenAuth};
+use conn::breaker::CircuitBreaker;
+use conn::normalize::Normalize;
 use conn::retry::{Backoff, Retry, RetryBudget};
 use conn::throttle::{KeyBy, Limit, Throttler};
 use conn::transport::HyperTransport;
@@ -182,5 +184,47 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "     token requests: {} (the first token, then the refresh after the 401)",
         api.hits("/oauth/token")
     );
+
+    println!("\n--- an XML API, normalized into the same document model as JSON");
+    let xml = r#"<catalog><item sku="A-1"><name>Anvil</name><price>12.50</price></item></catalog>"#;
+    api.route(
+        Method::GET,
+        "/catalog.xml",
+        [Reply::text(200, "application/xml", xml)],
+    );
+    let catalog = Connector::builder("catalog")
+        .base_url(api.url())
+        .allow_http(true)
+        .transport(Arc::new(HyperTransport::builder().build()?))
+        .normalizer(Arc::new(
+            Normalize::builder().force_array("/catalog/item").build()?,
+        ))
+        .build()?;
+    let (document, _) = catalog
+        .call_document(Request::get("/catalog.xml"), Context::new())
+        .await?;
+    println!("     {}", document.value);
+
+    println!("\n--- a dead endpoint behind a circuit breaker: 3 failures open it, then calls fail fast");
+    api.route(Method::GET, "/down", [Reply::status(503)]);
+    let guarded = Connector::builder("legacy")
+        .base_url(api.url())
+        .allow_http(true)
+        .transport(Arc::new(HyperTransport::builder().build()?))
+        .breaker(Arc::new(
+            CircuitBreaker::builder()
+                .consecutive_failures(3)
+                .no_windows()
+                .cooldown(Duration::from_secs(30))
+                .build(),
+        ))
+        .build()?;
+    for _ in 0..5 {
+        match guarded.call(Request::get("/down"), Context::new()).await {
+            Ok(response) => println!("     {}", response.status()),
+            Err(err) => println!("     {err}"),
+        }
+    }
+    println!("     requests that reached the API: {}", api.hits("/down"));
     Ok(())
 }

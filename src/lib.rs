@@ -4,7 +4,7 @@
 //! This crate gathers the parts most users want under one name: everything
 //! from [`conn_core`] (the [`Connector`] pipeline, [`Request`], [`Response`],
 //! [`Error`], the component traits), and each component crate as a module:
-//! [`transport`] (hyper), [`auth`], [`retry`] and [`throttle`]. Each part is also its own crate, so a team can depend on
+//! [`transport`] (hyper), [`auth`], [`breaker`], [`normalize`], [`retry`] and [`throttle`]. Each part is also its own crate, so a team can depend on
 //! `conn-core` alone and bring its own components.
 //!
 //! ```no_run
@@ -30,6 +30,12 @@ pub use conn_transport_hyper as transport;
 
 /// Auth strategies: static keys, Basic, OAuth2 with a token cache and rotation, token stores.
 pub use conn_auth as auth;
+
+/// Circuit breakers: consecutive and windowed failure rates, slow calls, half-open probes, keys, events.
+pub use conn_breaker as breaker;
+
+/// Normalization: JSON and XML into one document, mappings, envelopes, typed decoding.
+pub use conn_normalize as normalize;
 
 /// The retry policy: classification, backoff, server hints, budgets.
 pub use conn_retry as retry;

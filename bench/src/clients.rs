@@ -6,6 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use conn::auth::StaticBearer;
+use conn::breaker::{self, CircuitBreaker};
+use conn::normalize::Normalize;
 use conn::retry::Retry;
 use conn::throttle::{KeyBy, Limit, Throttler};
 use conn::transport::{HyperTransport, Protocols};
@@ -27,7 +30,8 @@ pub enum Kind {
     Raw,
     /// A conn Connector with only the hyper transport.
     ConnTransport,
-    /// A conn Connector with auth, retry, throttle, normalization, telemetry.
+    /// A conn Connector with static auth, retry, a keyed throttle, a keyed
+    /// breaker, JSON/XML normalization and telemetry (no subscriber).
     ConnFull,
     /// reqwest + reqwest-middleware + reqwest-retry doing the same job.
     ReqwestMiddleware,
@@ -112,9 +116,15 @@ impl Client {
                     .transport(Arc::new(
                         HyperTransport::builder().protocols(Protocols::Http1).build()?,
                     ))
-                    .default_header("authorization", TOKEN)
+                    .auth(Arc::new(StaticBearer::new(
+                        TOKEN.trim_start_matches("Bearer ").to_owned(),
+                    )))
                     .retry(Arc::new(Retry::builder().max_attempts(3).build()))
                     .throttle(Arc::new(throttle))
+                    .breaker(Arc::new(
+                        CircuitBreaker::builder().key_by(breaker::KeyBy::Tenant).build(),
+                    ))
+                    .normalizer(Arc::new(Normalize::new()))
                     .build()?;
                 Client::Conn {
                     connector,

@@ -27,8 +27,8 @@ pub const THROTTLE_WAIT_SECONDS: &str = "conn_throttle_wait_seconds";
 pub const THROTTLE_REJECTIONS_TOTAL: &str = "conn_throttle_rejections_total";
 /// Calls in flight: label `connector`.
 pub const IN_FLIGHT: &str = "conn_in_flight";
-/// Breaker state per key: labels `connector`, `key`; 0 closed, 1 half-open,
-/// 2 open, 3 forced open, 4 disabled.
+/// Breaker state: labels `connector` and, for bounded keys, `key`; 0 closed,
+/// 1 half-open, 2 open, 3 forced open, 4 disabled, 5 metrics-only.
 pub const BREAKER_STATE: &str = "conn_breaker_state";
 /// Breaker transitions: labels `connector`, `to`.
 pub const BREAKER_TRANSITIONS_TOTAL: &str = "conn_breaker_transitions_total";
@@ -149,20 +149,20 @@ pub(crate) fn retry_reason(status: Option<http::StatusCode>, error: Option<Error
     }
 }
 
-/// Hook for breakers: a key changed state. Emits an INFO event and updates
-/// the state gauge and the transition counter.
+/// Hook for breakers: a circuit changed state. Updates the state gauge and
+/// counts the transition; the breaker logs its own event with the reason.
 ///
-/// `state_code`: 0 closed, 1 half-open, 2 open, 3 forced open, 4 disabled.
-pub fn breaker_transition(connector: &str, key: &str, from: &'static str, to: &'static str, state_code: f64) {
-    tracing::info!(
-        conn.connector = connector,
-        conn.breaker.key = key,
-        conn.breaker.from = from,
-        conn.breaker.state = to,
-        "breaker transition"
-    );
-    metrics::gauge!(BREAKER_STATE, "connector" => connector.to_owned(), "key" => key.to_owned())
-        .set(state_code);
+/// `key` becomes a metric label only when given: pass `None` for keys that
+/// include tenants or other unbounded values. `state_code`: 0 closed,
+/// 1 half-open, 2 open, 3 forced open, 4 disabled, 5 metrics-only.
+pub fn breaker_transition(connector: &str, key: Option<&str>, to: &'static str, state_code: f64) {
+    let gauge = match key {
+        Some(key) => {
+            metrics::gauge!(BREAKER_STATE, "connector" => connector.to_owned(), "key" => key.to_owned())
+        }
+        None => metrics::gauge!(BREAKER_STATE, "connector" => connector.to_owned()),
+    };
+    gauge.set(state_code);
     metrics::counter!(BREAKER_TRANSITIONS_TOTAL, "connector" => connector.to_owned(), "to" => to)
         .increment(1);
 }
