@@ -119,12 +119,7 @@ pub fn run(quick: bool) -> Result<(), Box<dyn std::error::Error>> {
     eprintln!("payloads");
     let mut payloads = Vec::new();
     for route in ["/large", "/xml"] {
-        let conn = if route == "/xml" {
-            Kind::ConnTransport
-        } else {
-            Kind::ConnFull
-        };
-        for kind in [Kind::Raw, conn, Kind::ReqwestMiddleware] {
+        for kind in [Kind::Raw, Kind::ConnFull, Kind::ReqwestMiddleware] {
             if route == "/xml" && kind == Kind::ReqwestMiddleware {
                 continue; // reqwest's job here parses JSON
             }

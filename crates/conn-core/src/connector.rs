@@ -428,8 +428,13 @@ impl Connector {
     fn prepare(&self, outgoing: Request, path: &str, correlation: &str) -> Result<TransportRequest, Error> {
         let inner = &*self.inner;
         let uri = inner.base.uri(path, &outgoing.query)?;
-        let mut headers = inner.default_headers.clone();
-        headers.extend(outgoing.headers);
+        let mut headers = if inner.default_headers.is_empty() {
+            outgoing.headers
+        } else {
+            let mut headers = inner.default_headers.clone();
+            headers.extend(outgoing.headers);
+            headers
+        };
         if let Some(name) = &inner.correlation_header {
             if !headers.contains_key(name) {
                 let value = HeaderValue::from_str(correlation)

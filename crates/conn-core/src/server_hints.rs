@@ -17,17 +17,11 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::HeaderMap;
-use http::header::{HeaderName, RETRY_AFTER};
+use http::header::HeaderName;
 
 /// The longest wait a hint can ask for; larger values are clamped to it.
 pub const MAX_HINT: Duration = Duration::from_secs(7 * 24 * 3600);
 
-const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
-const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
-const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
-const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
-const X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
-const X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
 const X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 
 /// What one response said about timing and quota. All fields are optional:
@@ -159,41 +153,77 @@ impl HintParser {
     /// Reads the hints of a response received at `now` (wall-clock time,
     /// needed for absolute dates).
     pub fn parse(&self, headers: &HeaderMap, now: SystemTime) -> ServerHints {
+        // One pass over the (few) response headers instead of a lookup per
+        // known name: this runs on every response.
+        let mut seen = Seen::default();
+        for (name, value) in headers {
+            let Ok(value) = value.to_str() else { continue };
+            let slot = match name.as_str() {
+                "retry-after" => &mut seen.retry_after,
+                "ratelimit" => &mut seen.ratelimit,
+                "ratelimit-reset" => &mut seen.ratelimit_reset,
+                "ratelimit-remaining" => &mut seen.ratelimit_remaining,
+                "x-ratelimit-remaining" => &mut seen.x_ratelimit_remaining,
+                "ratelimit-limit" => &mut seen.ratelimit_limit,
+                "x-ratelimit-limit" => &mut seen.x_ratelimit_limit,
+                _ => {
+                    if let Some(index) = self.vendor.iter().position(|h| h.name == name) {
+                        seen.vendor.get_or_insert_with(|| vec![None; self.vendor.len()])[index]
+                            .get_or_insert(value.trim());
+                    }
+                    continue;
+                }
+            };
+            // The first value of a repeated header wins, as `HeaderMap::get` does.
+            slot.get_or_insert(value.trim());
+        }
+
         let mut hints = ServerHints {
-            retry_after: text(headers, &RETRY_AFTER).and_then(|v| retry_after(v, now)),
+            retry_after: seen.retry_after.and_then(|v| retry_after(v, now)),
             ..ServerHints::default()
         };
-        if let Some(field) = text(headers, &RATELIMIT) {
+        if let Some(field) = seen.ratelimit {
             let item = ratelimit_field(field);
             hints.remaining = item.remaining;
             hints.ratelimit_reset = item.reset;
             hints.limit = item.limit;
         }
-        hints.ratelimit_reset = hints
-            .ratelimit_reset
-            .or_else(|| text(headers, &RATELIMIT_RESET).and_then(delta_seconds));
-        hints.remaining = hints.remaining.or_else(|| {
-            first_integer(headers, &RATELIMIT_REMAINING)
-                .or_else(|| first_integer(headers, &X_RATELIMIT_REMAINING))
-        });
-        hints.limit = hints.limit.or_else(|| {
-            first_integer(headers, &RATELIMIT_LIMIT).or_else(|| first_integer(headers, &X_RATELIMIT_LIMIT))
-        });
-        hints.vendor_reset = self
-            .vendor
-            .iter()
-            .find_map(|h| text(headers, &h.name).and_then(|v| reset_value(v, h.format, now)));
+        hints.ratelimit_reset = hints.ratelimit_reset.or_else(|| seen.ratelimit_reset.and_then(delta_seconds));
+        hints.remaining = hints
+            .remaining
+            .or_else(|| seen.ratelimit_remaining.and_then(leading_integer))
+            .or_else(|| seen.x_ratelimit_remaining.and_then(leading_integer));
+        hints.limit = hints
+            .limit
+            .or_else(|| seen.ratelimit_limit.and_then(leading_integer))
+            .or_else(|| seen.x_ratelimit_limit.and_then(leading_integer));
+        if let Some(values) = seen.vendor {
+            hints.vendor_reset = self
+                .vendor
+                .iter()
+                .zip(values)
+                .find_map(|(header, value)| value.and_then(|v| reset_value(v, header.format, now)));
+        }
         hints
     }
 }
 
-fn text<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
-    headers.get(name)?.to_str().ok().map(str::trim)
+/// The hint headers a response carried, first values only.
+#[derive(Default)]
+struct Seen<'a> {
+    retry_after: Option<&'a str>,
+    ratelimit: Option<&'a str>,
+    ratelimit_reset: Option<&'a str>,
+    ratelimit_remaining: Option<&'a str>,
+    x_ratelimit_remaining: Option<&'a str>,
+    ratelimit_limit: Option<&'a str>,
+    x_ratelimit_limit: Option<&'a str>,
+    /// Values of the configured vendor headers, by position in the parser's list.
+    vendor: Option<Vec<Option<&'a str>>>,
 }
 
-/// The leading integer of a header such as `100` or `100, 100;w=60`.
-fn first_integer(headers: &HeaderMap, name: &HeaderName) -> Option<u64> {
-    let value = text(headers, name)?;
+/// The leading integer of a value such as `100` or `100, 100;w=60`.
+fn leading_integer(value: &str) -> Option<u64> {
     let end = value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len());
     value[..end].parse().ok()
 }

@@ -183,6 +183,14 @@ fn split_endpoint(endpoint: &str) -> Result<(&str, Option<&str>), Error> {
 /// Rejects a path segment that is, or decodes (up to [`DECODE_ROUNDS`]
 /// times) to, a dot segment, a separator trick or a control character.
 fn check_segment(segment: &str) -> Result<(), Error> {
+    // The common case: nothing encoded (raw backslashes and controls were refused already).
+    if !segment.contains('%') {
+        return if is_dot_segment(segment) {
+            Err(Error::config("the endpoint contains a dot segment (. or ..)"))
+        } else {
+            Ok(())
+        };
+    }
     let mut current = segment.to_owned();
     for _ in 0..=DECODE_ROUNDS {
         for piece in current.split(['/', '\\']) {
