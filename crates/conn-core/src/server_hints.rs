@@ -188,7 +188,9 @@ impl HintParser {
             hints.ratelimit_reset = item.reset;
             hints.limit = item.limit;
         }
-        hints.ratelimit_reset = hints.ratelimit_reset.or_else(|| seen.ratelimit_reset.and_then(delta_seconds));
+        hints.ratelimit_reset = hints
+            .ratelimit_reset
+            .or_else(|| seen.ratelimit_reset.and_then(delta_seconds));
         hints.remaining = hints
             .remaining
             .or_else(|| seen.ratelimit_remaining.and_then(leading_integer))
