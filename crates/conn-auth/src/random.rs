@@ -5,25 +5,11 @@
 //! (no system call, no lock). Nonces and generated keys must be unpredictable
 //! and come from the operating system through `getrandom`.
 
-use std::hash::{BuildHasher, Hasher, RandomState};
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
-
+use conn_core::random::next_u64;
 use conn_core::{Error, ErrorKind};
 
-/// A value that differs for every call in this process and between processes.
-fn next_u64() -> u64 {
-    static PROCESS: OnceLock<u64> = OnceLock::new();
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let process = *PROCESS.get_or_init(|| RandomState::new().build_hasher().finish());
-    splitmix64(process ^ splitmix64(COUNTER.fetch_add(1, Ordering::Relaxed)))
-}
-
 /// A uniform value in `[0, 1)`, for jitter.
-pub(crate) fn unit() -> f64 {
-    // The top 53 bits make an exactly representable f64 in [0, 1).
-    (next_u64() >> 11) as f64 / (1u64 << 53) as f64
-}
+pub(crate) use conn_core::random::unit;
 
 /// 16 hex digits that identify a token in logs. They are derived from
 /// nothing secret, so logging them reveals nothing about the token.
@@ -41,13 +27,6 @@ pub(crate) fn secure_bytes<const N: usize>() -> Result<[u8; N], Error> {
         )
     })?;
     Ok(bytes)
-}
-
-fn splitmix64(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
 }
 
 #[cfg(test)]

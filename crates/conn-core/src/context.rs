@@ -1,10 +1,7 @@
 //! `Context`: who a call is for and how long it may take.
 
 use std::collections::BTreeMap;
-use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::Arc;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -104,11 +101,8 @@ impl Context {
 /// per id. Correlation ids identify, they do not authenticate: being
 /// predictable is fine.
 fn new_correlation_id() -> Arc<str> {
-    static PROCESS: OnceLock<u64> = OnceLock::new();
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let process = *PROCESS.get_or_init(|| RandomState::new().build_hasher().finish());
-    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let (process, count) = (crate::random::process_key(), crate::random::next_sequence());
     // Hand-rolled hex: this runs on every call, and `format!` costs ten times more.
     let mut id = String::with_capacity(32);
     for half in [process, count] {

@@ -28,6 +28,7 @@ mod error;
 mod future;
 mod normalize;
 mod permit;
+pub mod random;
 mod redact;
 mod request;
 mod response;

@@ -4,11 +4,11 @@
 //! calls get different jitter, the same call and seed always get the same,
 //! and no lock is taken on the hot path.
 
-use std::hash::{BuildHasher, Hasher, RandomState};
+use conn_core::random::{next_u64, splitmix64, unit_from};
 
-/// A seed drawn from the OS once per policy when none is configured.
+/// A seed for a policy that was given none.
 pub(crate) fn random_seed() -> u64 {
-    RandomState::new().build_hasher().finish()
+    next_u64()
 }
 
 /// A uniform value in `[0, 1)` for this (seed, call, attempt, purpose).
@@ -19,16 +19,7 @@ pub(crate) fn unit(seed: u64, call: &str, attempt: u32, purpose: u64) -> f64 {
         word[..chunk.len()].copy_from_slice(chunk);
         h = splitmix64(h ^ u64::from_le_bytes(word));
     }
-    h = splitmix64(h ^ u64::from(attempt));
-    // The top 53 bits make an exactly representable f64 in [0, 1).
-    (h >> 11) as f64 / (1u64 << 53) as f64
-}
-
-fn splitmix64(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
+    unit_from(splitmix64(h ^ u64::from(attempt)))
 }
 
 #[cfg(test)]
