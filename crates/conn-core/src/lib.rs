@@ -52,6 +52,7 @@ pub use error::{BoxError, Error, ErrorKind, TimeoutKind};
 pub use future::BoxFuture;
 pub use normalize::{Document, Format, JsonPassThrough, Normalizer};
 pub use permit::Permit;
+pub use redact::{SECRET_HEADERS, is_secret_header_name};
 pub use request::{IDEMPOTENCY_KEY, Request};
 pub use response::{AttemptRecord, AttemptResult, CallOutcome, CallReport, Response};
 pub use retry::{NoRetry, RetryDecision, RetryPolicy};

@@ -7,20 +7,39 @@ use http::header::HeaderName;
 
 use crate::Credentials;
 
-/// Header names that carry secrets in common APIs even when no auth strategy
-/// marked them (users set API keys by hand too).
-const USUALLY_SECRET: [&str; 6] = [
+/// Header names whose values are credentials or sessions in common APIs,
+/// whoever set them: never shown in `Debug`, logs or envelopes.
+pub const SECRET_HEADERS: [&str; 12] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
     "set-cookie",
+    "www-authenticate",
+    "proxy-authenticate",
     "x-api-key",
     "api-key",
     "x-auth-token",
     "x-access-token",
     "x-amz-security-token",
+    "x-csrf-token",
 ];
 
-/// Whether the value of header `name` must not be shown.
+/// Whether header `name` is one of [`SECRET_HEADERS`].
+///
+/// ```
+/// use conn_core::is_secret_header_name;
+///
+/// assert!(is_secret_header_name(&http::header::AUTHORIZATION));
+/// assert!(!is_secret_header_name(&http::header::CONTENT_TYPE));
+/// ```
+pub fn is_secret_header_name(name: &HeaderName) -> bool {
+    SECRET_HEADERS.contains(&name.as_str())
+}
+
+/// Whether the value of header `name` must not be shown: a well-known secret
+/// header, or one an auth strategy marked.
 pub(crate) fn is_secret_header(name: &HeaderName, credentials: &Credentials) -> bool {
-    credentials.is_credential_header(name) || USUALLY_SECRET.contains(&name.as_str())
+    credentials.is_credential_header(name) || is_secret_header_name(name)
 }
 
 /// `Debug` view of a header map that shows secret values as `<redacted>`.

@@ -22,25 +22,12 @@ pub const DEFAULT_ENVELOPE_HEADERS: [&str; 8] = [
 ];
 
 /// Headers an envelope never keeps, whatever the allow-list says: they carry
-/// credentials or sessions.
-pub const DENIED_HEADERS: [&str; 12] = [
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-    "set-cookie",
-    "www-authenticate",
-    "proxy-authenticate",
-    "x-api-key",
-    "api-key",
-    "x-auth-token",
-    "x-access-token",
-    "x-amz-security-token",
-    "x-csrf-token",
-];
+/// credentials or sessions (conn-core's list, shared with redaction).
+pub const DENIED_HEADERS: [&str; 12] = conn_core::SECRET_HEADERS;
 
 /// Whether an envelope may never keep header `name`.
 pub(crate) fn is_denied(name: &HeaderName) -> bool {
-    DENIED_HEADERS.contains(&name.as_str())
+    conn_core::is_secret_header_name(name)
 }
 
 /// A normalized response: status, selected headers, the document, and what
