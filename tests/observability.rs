@@ -210,6 +210,8 @@ async fn metrics_of_the_same_scenario() {
         ("conn_retries_total{connector=obs,reason=status_503}", "2"),
         ("conn_throttle_wait_seconds{connector=obs}", "[0.0, 0.05, 0.0]"),
         ("conn_in_flight{connector=obs}", "0"),
+        // Registered with the connector's other handles, so the series exists at zero.
+        ("conn_throttle_rejections_total{connector=obs}", "0"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

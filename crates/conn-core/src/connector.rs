@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 use tracing::{Instrument, Span};
 
-use crate::telemetry::{self, InFlight};
+use crate::telemetry::{self, ConnectorMetrics, InFlight};
 use crate::{
     AttemptOutcome, AttemptRecord, AttemptResult, AuthStrategy, BaseUrl, Breaker, CallInfo, CallOutcome,
     CallReport, Context, Document, Error, ErrorKind, HintParser, JsonPassThrough, NoAuth, NoBreaker, NoRetry,
@@ -76,6 +76,8 @@ struct Inner {
     correlation_header: Option<HeaderName>,
     hints: HintParser,
     telemetry: Telemetry,
+    /// Metric handles, registered on the first instrumented call.
+    metrics: std::sync::OnceLock<ConnectorMetrics>,
     transport: Arc<dyn Transport>,
     auth: Arc<dyn AuthStrategy>,
     retry: Arc<dyn RetryPolicy>,
@@ -140,7 +142,10 @@ impl Connector {
         } else {
             Span::none()
         };
-        let in_flight = InFlight::start(&inner.name, &telemetry);
+        let metrics = telemetry
+            .enabled
+            .then(|| inner.metrics.get_or_init(|| ConnectorMetrics::new(&inner.name)));
+        let in_flight = InFlight::start(metrics);
         let result = self
             .run(&request, &context, &correlation, &mut report)
             .instrument(span.clone())
@@ -169,7 +174,9 @@ impl Connector {
                 duration_ms = report.total.as_secs_f64() * 1000.0,
                 "call finished"
             );
-            telemetry::call_finished(&telemetry, &report, context.tenant_id(), status, outcome);
+            if let Some(metrics) = metrics {
+                metrics.call_finished(&telemetry, &report, context.tenant_id(), status, outcome);
+            }
         }
         match result {
             Ok(response) => Ok(Response::new(response, report)),
@@ -279,8 +286,9 @@ impl Connector {
                 Err(err) => {
                     if telemetry.enabled && err.is_rate_limited() {
                         tracing::debug!(parent: &span, reason = err.message(), "throttle refused the attempt");
-                        metrics::counter!(telemetry::THROTTLE_REJECTIONS_TOTAL, "connector" => inner.name.clone())
-                            .increment(1);
+                        if let Some(metrics) = inner.metrics.get() {
+                            metrics.throttle_rejected();
+                        }
                     }
                     return Err(err);
                 }
@@ -290,8 +298,9 @@ impl Connector {
             if telemetry.enabled {
                 let wait_ms = throttle_wait.as_secs_f64() * 1000.0;
                 span.record("conn.throttle.wait_ms", wait_ms);
-                metrics::histogram!(telemetry::THROTTLE_WAIT_SECONDS, "connector" => inner.name.clone())
-                    .record(throttle_wait.as_secs_f64());
+                if let Some(metrics) = inner.metrics.get() {
+                    metrics.throttle_wait(throttle_wait.as_secs_f64());
+                }
                 if throttle_wait >= Duration::from_millis(1) {
                     tracing::debug!(parent: &span, conn.throttle.wait_ms = wait_ms, "throttled");
                 }
@@ -728,6 +737,7 @@ impl ConnectorBuilder {
                 correlation_header: self.correlation_header,
                 hints: self.hints,
                 telemetry: self.telemetry,
+                metrics: std::sync::OnceLock::new(),
                 transport,
                 auth: self.auth,
                 retry: self.retry,

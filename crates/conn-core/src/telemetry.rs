@@ -7,7 +7,7 @@
 //! outcome kinds and retry reasons; endpoint paths and tenant ids only when
 //! enabled (see [`Telemetry`]). Names and labels: `docs/observability.md`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::{CallReport, ErrorKind};
 
@@ -85,59 +85,118 @@ pub fn status_class(status: Option<http::StatusCode>) -> &'static str {
     }
 }
 
+/// A connector's metric handles, registered once on its first call, so the
+/// hot path does not rebuild label keys: install the metrics recorder before
+/// the first call (as exporters are, at start-up).
+pub(crate) struct ConnectorMetrics {
+    connector: Arc<str>,
+    in_flight: metrics::Gauge,
+    attempts: metrics::Histogram,
+    throttle_wait: metrics::Histogram,
+    throttle_rejections: metrics::Counter,
+    /// Count and latency per (status class, outcome): a handful of pairs.
+    by_outcome: Mutex<Vec<(&'static str, &'static str, metrics::Counter, metrics::Histogram)>>,
+}
+
+impl ConnectorMetrics {
+    pub(crate) fn new(connector: &Arc<str>) -> Self {
+        ConnectorMetrics {
+            connector: connector.clone(),
+            in_flight: metrics::gauge!(IN_FLIGHT, "connector" => connector.clone()),
+            attempts: metrics::histogram!(ATTEMPTS_PER_CALL, "connector" => connector.clone()),
+            throttle_wait: metrics::histogram!(THROTTLE_WAIT_SECONDS, "connector" => connector.clone()),
+            throttle_rejections: metrics::counter!(THROTTLE_REJECTIONS_TOTAL, "connector" => connector.clone()),
+            by_outcome: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn throttle_wait(&self, seconds: f64) {
+        self.throttle_wait.record(seconds);
+    }
+
+    pub(crate) fn throttle_rejected(&self) {
+        self.throttle_rejections.increment(1);
+    }
+
+    /// Records the end of a call: count, latency, attempts.
+    pub(crate) fn call_finished(
+        &self,
+        telemetry: &Telemetry,
+        report: &CallReport,
+        tenant: Option<&str>,
+        status: Option<http::StatusCode>,
+        outcome: &'static str,
+    ) {
+        let class = status_class(status);
+        let seconds = report.total.as_secs_f64();
+        self.attempts.record(report.attempts.len() as f64);
+        if telemetry.endpoint_label || telemetry.tenant_label {
+            // Labels that vary per call cannot be cached.
+            let mut labels = vec![
+                metrics::Label::new("connector", self.connector.clone()),
+                metrics::Label::from_static_parts("status_class", class),
+                metrics::Label::from_static_parts("outcome", outcome),
+            ];
+            if telemetry.endpoint_label {
+                labels.push(metrics::Label::new("endpoint", report.endpoint.clone()));
+            }
+            if telemetry.tenant_label {
+                labels.push(metrics::Label::new(
+                    "tenant",
+                    tenant.unwrap_or_default().to_owned(),
+                ));
+            }
+            metrics::counter!(REQUESTS_TOTAL, labels).increment(1);
+            metrics::histogram!(REQUEST_DURATION_SECONDS, "connector" => self.connector.clone(), "outcome" => outcome)
+                .record(seconds);
+            return;
+        }
+        let mut by_outcome = self.by_outcome.lock().unwrap_or_else(|e| e.into_inner());
+        let position = by_outcome
+            .iter()
+            .position(|(c, o, _, _)| *c == class && *o == outcome);
+        let index = match position {
+            Some(index) => index,
+            None => {
+                let connector = self.connector.clone();
+                let count = metrics::counter!(
+                    REQUESTS_TOTAL,
+                    "connector" => connector.clone(),
+                    "status_class" => class,
+                    "outcome" => outcome
+                );
+                let latency = metrics::histogram!(REQUEST_DURATION_SECONDS, "connector" => connector, "outcome" => outcome);
+                by_outcome.push((class, outcome, count, latency));
+                by_outcome.len() - 1
+            }
+        };
+        let (_, _, count, latency) = &by_outcome[index];
+        count.increment(1);
+        latency.record(seconds);
+    }
+}
+
 /// Keeps the in-flight gauge right even when the caller drops the call.
-pub(crate) struct InFlight {
-    connector: Option<Arc<str>>,
+pub(crate) struct InFlight<'a> {
+    gauge: Option<&'a metrics::Gauge>,
 }
 
-impl InFlight {
-    pub(crate) fn start(connector: &Arc<str>, telemetry: &Telemetry) -> Self {
-        if !telemetry.enabled {
-            return InFlight { connector: None };
+impl<'a> InFlight<'a> {
+    pub(crate) fn start(metrics: Option<&'a ConnectorMetrics>) -> Self {
+        let gauge = metrics.map(|m| &m.in_flight);
+        if let Some(gauge) = gauge {
+            gauge.increment(1.0);
         }
-        metrics::gauge!(IN_FLIGHT, "connector" => connector.clone()).increment(1.0);
-        InFlight {
-            connector: Some(connector.clone()),
-        }
+        InFlight { gauge }
     }
 }
 
-impl Drop for InFlight {
+impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        if let Some(connector) = self.connector.take() {
-            metrics::gauge!(IN_FLIGHT, "connector" => connector).decrement(1.0);
+        if let Some(gauge) = self.gauge {
+            gauge.decrement(1.0);
         }
     }
-}
-
-/// Records the end of a call: count, latency, attempts.
-pub(crate) fn call_finished(
-    telemetry: &Telemetry,
-    report: &CallReport,
-    tenant: Option<&str>,
-    status: Option<http::StatusCode>,
-    outcome: &'static str,
-) {
-    let connector = &report.connector;
-    let mut labels = vec![
-        metrics::Label::new("connector", connector.clone()),
-        metrics::Label::from_static_parts("status_class", status_class(status)),
-        metrics::Label::from_static_parts("outcome", outcome),
-    ];
-    if telemetry.endpoint_label {
-        labels.push(metrics::Label::new("endpoint", report.endpoint.clone()));
-    }
-    if telemetry.tenant_label {
-        labels.push(metrics::Label::new(
-            "tenant",
-            tenant.unwrap_or_default().to_owned(),
-        ));
-    }
-    metrics::counter!(REQUESTS_TOTAL, labels).increment(1);
-    metrics::histogram!(REQUEST_DURATION_SECONDS, "connector" => connector.clone(), "outcome" => outcome)
-        .record(report.total.as_secs_f64());
-    metrics::histogram!(ATTEMPTS_PER_CALL, "connector" => connector.clone())
-        .record(report.attempts.len() as f64);
 }
 
 /// A bounded label for why an attempt is retried.
