@@ -4,7 +4,7 @@
 //! This crate gathers the parts most users want under one name: everything
 //! from [`conn_core`] (the [`Connector`] pipeline, [`Request`], [`Response`],
 //! [`Error`], the component traits), and each component crate as a module:
-//! [`transport`] (hyper), [`auth`], [`breaker`], [`normalize`], [`retry`] and [`throttle`]. Each part is also its own crate, so a team can depend on
+//! [`transport`] (hyper), [`auth`], [`breaker`], [`normalize`], [`retry`], [`throttle`], and the [`blueprint`] layer above them. Each part is also its own crate, so a team can depend on
 //! `conn-core` alone and bring its own components.
 //!
 //! ```no_run
@@ -30,6 +30,9 @@ pub use conn_transport_hyper as transport;
 
 /// Auth strategies: static keys, Basic, OAuth2 with a token cache and rotation, token stores.
 pub use conn_auth as auth;
+
+/// Blueprints: connectors described in TOML, validated, built into a registry, hot-reloaded; workflows.
+pub use conn_blueprint as blueprint;
 
 /// Circuit breakers: consecutive and windowed failure rates, slow calls, half-open probes, keys, events.
 pub use conn_breaker as breaker;

@@ -1,0 +1,304 @@
+//! The effective, validated configuration of one connector.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::blueprint::same_secret;
+
+/// Where a secret was read from (what `Debug` and `explain()` show).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecretSource {
+    /// An environment variable.
+    Env(String),
+    /// A file.
+    File(PathBuf),
+    /// Written in the blueprint (needs `allow_inline_secrets = true`).
+    Inline,
+}
+
+impl fmt::Display for SecretSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretSource::Env(name) => write!(f, "<env {name}>"),
+            SecretSource::File(path) => write!(f, "<file {}>", path.display()),
+            SecretSource::Inline => f.write_str("<inline secret>"),
+        }
+    }
+}
+
+/// A resolved secret: its value (never shown) and where it came from.
+#[derive(Clone)]
+pub struct Secret {
+    source: SecretSource,
+    value: SecretString,
+}
+
+impl Secret {
+    pub(crate) fn new(source: SecretSource, value: SecretString) -> Secret {
+        Secret { source, value }
+    }
+
+    /// Where it came from.
+    pub fn source(&self) -> &SecretSource {
+        &self.source
+    }
+
+    /// The value, as a `SecretString`.
+    pub fn value(&self) -> &SecretString {
+        &self.value
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.source)
+    }
+}
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Secret) -> bool {
+        self.source == other.source && same_secret(&self.value, &other.value)
+    }
+}
+
+/// The auth strategy of a connector.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AuthConfig {
+    /// No credentials.
+    None,
+    /// `Authorization: Bearer <token>`.
+    Bearer {
+        /// The token.
+        token: Secret,
+    },
+    /// An API key in a header (default `X-API-Key`) or a query parameter.
+    ApiKey {
+        /// Header name.
+        header: Option<String>,
+        /// Query parameter (instead of a header).
+        query: Option<String>,
+        /// The key.
+        key: Secret,
+        /// Text before the key in the header.
+        prefix: Option<String>,
+    },
+    /// HTTP Basic.
+    Basic {
+        /// User name.
+        username: String,
+        /// Password.
+        password: Secret,
+    },
+    /// OAuth2 client credentials grant with a token cache.
+    OAuth2ClientCredentials {
+        /// Token endpoint.
+        token_url: String,
+        /// Client id.
+        client_id: String,
+        /// Client secret.
+        client_secret: Secret,
+        /// Scopes.
+        scopes: Vec<String>,
+        /// Audience parameter.
+        audience: Option<String>,
+        /// `basic` or `post`.
+        client_auth: String,
+    },
+}
+
+impl AuthConfig {
+    /// Whether it sends credentials.
+    pub fn has_credentials(&self) -> bool {
+        !matches!(self, AuthConfig::None)
+    }
+}
+
+/// A retry budget's settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BudgetConfig {
+    /// Retries per first attempt (0: no budget).
+    pub ratio: f64,
+    /// Retries always allowed per second.
+    pub min_per_second: u32,
+}
+
+/// Retry settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RetryConfig {
+    /// Attempts in all.
+    pub max_attempts: u32,
+    /// `exponential`, `constant`, `linear` or `decorrelated`.
+    pub backoff: String,
+    /// First delay.
+    pub base: Duration,
+    /// Exponential growth.
+    pub factor: f64,
+    /// Linear step.
+    pub step: Duration,
+    /// Delay cap.
+    pub max_delay: Duration,
+    /// `full`, `equal` or `none`.
+    pub jitter: String,
+    /// Retry 500s.
+    pub retry_500: bool,
+    /// Longest server hint honoured.
+    pub max_hint_wait: Duration,
+    /// Budget.
+    pub budget: BudgetConfig,
+    /// Shared budget group.
+    pub shared_budget: Option<String>,
+}
+
+/// One rate limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LimitSpec {
+    /// Requests per period.
+    pub count: u32,
+    /// The period, in seconds.
+    pub per_seconds: u32,
+    /// Requests allowed back to back.
+    pub burst: u32,
+}
+
+/// Throttle settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ThrottleConfig {
+    /// Rate limits.
+    pub limits: Vec<LimitSpec>,
+    /// Concurrency ceiling (0: none).
+    pub max_in_flight: usize,
+    /// `global`, `tenant`, `endpoint` or `tenant_endpoint`.
+    pub key: String,
+    /// `wait` or `reject`.
+    pub mode: String,
+    /// Longest wait in `wait` mode.
+    pub max_wait: Duration,
+    /// Shared quota group.
+    pub shared: Option<String>,
+}
+
+impl ThrottleConfig {
+    /// Whether a throttle is built at all.
+    pub fn enabled(&self) -> bool {
+        !self.limits.is_empty() || self.max_in_flight > 0
+    }
+
+    /// Whether two connectors may share one quota built from these settings.
+    pub fn same_quota(&self, other: &ThrottleConfig) -> bool {
+        self == other
+    }
+}
+
+/// A feature flag: an alternative retry / throttle configuration for some calls.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VariantConfig {
+    /// Its label in metrics.
+    pub name: String,
+    /// Share of calls (0-100), chosen by a hash of the correlation id.
+    pub percent: f64,
+    /// Tenants that always use it.
+    pub tenants: Vec<String>,
+    /// Retry for calls on the variant (the connector's, with `variant.retry.*` applied).
+    pub retry: RetryConfig,
+    /// Throttle for calls on the variant (the connector's, with `variant.throttle.*` applied).
+    pub throttle: ThrottleConfig,
+}
+
+/// Circuit breaker settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BreakerConfig {
+    /// Whether a breaker is used.
+    pub enabled: bool,
+    /// Failures in a row that open it (0: off).
+    pub consecutive_failures: u32,
+    /// Window failure rate that opens it.
+    pub failure_rate: f64,
+    /// Window size in calls.
+    pub window_calls: u32,
+    /// Calls needed before the rate counts.
+    pub minimum_calls: u32,
+    /// Time open before probing.
+    pub cooldown: Duration,
+    /// Probes to close.
+    pub probes: u32,
+    /// `connector`, `endpoint`, `tenant` or `tenant_endpoint`.
+    pub key: String,
+}
+
+/// Normalizer settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NormalizeConfig {
+    /// `auto`, `header`, `sniff`, `json` or `xml`.
+    pub format: String,
+    /// XML paths always mapped to arrays.
+    pub force_array: Vec<String>,
+}
+
+/// Redirect settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RedirectConfig {
+    /// Follow redirects.
+    pub follow: bool,
+    /// Hop limit.
+    pub max_hops: u8,
+    /// `refuse` or `strip`.
+    pub cross_origin: String,
+}
+
+/// TLS settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TlsConfig {
+    /// `webpki`, `native` or `none`.
+    pub roots: String,
+    /// Extra root CA file.
+    pub ca_file: Option<PathBuf>,
+    /// Its contents, read when the blueprint was loaded.
+    pub ca_pem: Option<Vec<u8>>,
+}
+
+/// Everything needed to build one connector.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConnectorConfig {
+    /// Its name (the `[connectors.<name>]` key).
+    pub name: String,
+    /// Base URL.
+    pub base_url: String,
+    /// Plain http allowed.
+    pub allow_http: bool,
+    /// Default headers.
+    pub headers: BTreeMap<String, String>,
+    /// Per-attempt timeout.
+    pub attempt_timeout: Duration,
+    /// Whole-call timeout.
+    pub total_timeout: Duration,
+    /// Auth.
+    pub auth: AuthConfig,
+    /// Retry.
+    pub retry: RetryConfig,
+    /// Throttle.
+    pub throttle: ThrottleConfig,
+    /// Feature-flag variant of retry and throttle.
+    pub variant: Option<VariantConfig>,
+    /// Per-tenant credentials (`[connectors.<name>.tenants.<tenant>.auth]`);
+    /// tenants not listed use `auth`.
+    pub tenant_auth: BTreeMap<String, AuthConfig>,
+    /// Breaker.
+    pub breaker: BreakerConfig,
+    /// Normalizer.
+    pub normalize: NormalizeConfig,
+    /// Redirects.
+    pub redirects: RedirectConfig,
+    /// TLS.
+    pub tls: TlsConfig,
+}
+
+impl ConnectorConfig {
+    /// Whether two configurations need the same transport (base URL origin aside).
+    pub fn same_transport(&self, other: &ConnectorConfig) -> bool {
+        self.redirects == other.redirects && self.tls == other.tls
+    }
+}

@@ -1,0 +1,46 @@
+//! Blueprints: connectors described in a TOML file instead of code.
+//!
+//! - [`Blueprint`] parses and validates a blueprint (all problems at once, with
+//!   key paths and lines), layers schema defaults < `[defaults]` <
+//!   `[connectors.<name>]` < `CONN__<CONNECTOR>__<SECTION>__<KEY>` environment
+//!   overrides, resolves secret references and prints [`Blueprint::explain`].
+//! - [`Registry`] builds every connector once, shares throttles and retry
+//!   budgets by group, hands connectors out by name and reloads atomically.
+//! - [`Workflow`] runs calls across connectors: fan-out with a concurrency
+//!   limit, a shared deadline and correlation id, and `then` steps.
+//! - Per connector, a feature-flag `variant` (alternative retry / throttle for
+//!   a share of calls or listed tenants, see [`Selector`]) and per-tenant
+//!   credentials (`[connectors.<name>.tenants.<tenant>.auth]`).
+//!
+//! See docs/configuration.md for every key and its default.
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use conn_blueprint::Blueprint;
+//!
+//! let text = r#"
+//! [connectors.billing]
+//! base_url = "https://api.billing.example/v1"
+//! auth = { type = "bearer", token = { env = "BILLING_TOKEN" } }
+//! "#;
+//! let env = HashMap::from([("BILLING_TOKEN".to_owned(), "t0k3n".to_owned())]);
+//! let blueprint = Blueprint::from_str_with_env(text, &env).unwrap();
+//! assert!(blueprint.explain().contains("<env BILLING_TOKEN>"));
+//! assert!(!format!("{blueprint:?}").contains("t0k3n"));
+//! ```
+
+mod blueprint;
+mod config;
+mod registry;
+pub mod schema;
+mod variant;
+mod workflow;
+
+pub use blueprint::{Blueprint, ValidationError, ValidationErrors, env_name};
+pub use config::{
+    AuthConfig, BreakerConfig, BudgetConfig, ConnectorConfig, LimitSpec, NormalizeConfig, RedirectConfig,
+    RetryConfig, Secret, SecretSource, ThrottleConfig, TlsConfig, VariantConfig,
+};
+pub use registry::{Registry, TransportFactory};
+pub use variant::Selector;
+pub use workflow::{Earlier, StepError, StepOutcome, Workflow, WorkflowReport};

@@ -1,0 +1,433 @@
+//! Every key a connector table accepts, with its kind, default and meaning.
+//!
+//! This table is the single source of truth: validation, `explain()`,
+//! environment overrides and docs/configuration.md all follow it.
+
+/// What a key holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `true` / `false`.
+    Bool,
+    /// A whole number, at least `min`.
+    Int {
+        /// The smallest accepted value.
+        min: i64,
+    },
+    /// A number (integers accepted).
+    Float,
+    /// A string.
+    Str,
+    /// A duration: `"250ms"`, `"5s"`, `"2m"`, `"1h"`, or a number of seconds.
+    Duration,
+    /// One of a fixed list of strings.
+    Enum(&'static [&'static str]),
+    /// A secret reference: `{ env = "NAME" }`, `{ file = "/path" }` or `{ value = "..." }`.
+    Secret,
+    /// A table of string to string (headers).
+    StrMap,
+    /// An array of strings.
+    StrList,
+    /// An array of `{ count, per_seconds, burst }` tables.
+    Limits,
+}
+
+impl Kind {
+    /// Whether an environment variable can override it.
+    pub fn is_scalar(self) -> bool {
+        matches!(
+            self,
+            Kind::Bool | Kind::Int { .. } | Kind::Float | Kind::Str | Kind::Duration | Kind::Enum(_)
+        )
+    }
+
+    /// What the value should be, for error messages.
+    pub fn expected(self) -> String {
+        match self {
+            Kind::Bool => "expected a boolean".into(),
+            Kind::Int { min } => format!("expected an integer (at least {min})"),
+            Kind::Float => "expected a number".into(),
+            Kind::Str => "expected a string".into(),
+            Kind::Duration => {
+                "expected a duration such as \"250ms\", \"5s\", \"2m\" or a number of seconds".into()
+            }
+            Kind::Enum(values) => format!("expected one of {}", values.join(", ")),
+            Kind::Secret => "expected a secret reference { env = \"NAME\" } or { file = \"/path\" }".into(),
+            Kind::StrMap => "expected a table of strings".into(),
+            Kind::StrList => "expected an array of strings".into(),
+            Kind::Limits => "expected an array of { count, per_seconds, burst } tables".into(),
+        }
+    }
+}
+
+/// One key of a connector table.
+#[derive(Clone, Copy, Debug)]
+pub struct KeySpec {
+    /// Dotted path inside a connector table, e.g. `retry.max_attempts`.
+    pub path: &'static str,
+    /// What it holds.
+    pub kind: Kind,
+    /// The default, as written in TOML (`None`: no default, see the meaning).
+    pub default: Option<&'static str>,
+    /// What it means.
+    pub doc: &'static str,
+}
+
+const fn key(path: &'static str, kind: Kind, default: Option<&'static str>, doc: &'static str) -> KeySpec {
+    KeySpec {
+        path,
+        kind,
+        default,
+        doc,
+    }
+}
+
+/// Auth types.
+pub const AUTH_TYPES: &[&str] = &["none", "bearer", "api_key", "basic", "oauth2_client_credentials"];
+
+/// Every key, in documentation order.
+pub const KEYS: &[KeySpec] = &[
+    key(
+        "base_url",
+        Kind::Str,
+        None,
+        "Base URL every endpoint is joined onto. Required (in the connector or in [defaults]).",
+    ),
+    key(
+        "allow_http",
+        Kind::Bool,
+        Some("false"),
+        "Allow a plain http:// base URL (and token URL). Needed for local services.",
+    ),
+    key(
+        "headers",
+        Kind::StrMap,
+        Some("{}"),
+        "Default headers sent with every request.",
+    ),
+    key(
+        "timeouts.attempt",
+        Kind::Duration,
+        Some("\"30s\""),
+        "Timeout of one attempt, body included.",
+    ),
+    key(
+        "timeouts.total",
+        Kind::Duration,
+        Some("\"120s\""),
+        "Timeout of the whole call, retries and waits included. Must be >= timeouts.attempt.",
+    ),
+    key(
+        "auth.type",
+        Kind::Enum(AUTH_TYPES),
+        Some("\"none\""),
+        "Auth strategy. The [auth] table of a connector replaces the one in [defaults] as a whole.",
+    ),
+    key("auth.token", Kind::Secret, None, "bearer: the token."),
+    key(
+        "auth.header",
+        Kind::Str,
+        None,
+        "api_key: header carrying the key (default X-API-Key unless auth.query is set).",
+    ),
+    key(
+        "auth.query",
+        Kind::Str,
+        None,
+        "api_key: query parameter carrying the key instead of a header.",
+    ),
+    key("auth.key", Kind::Secret, None, "api_key: the key."),
+    key(
+        "auth.prefix",
+        Kind::Str,
+        None,
+        "api_key: scheme put before the key and a space in the header (e.g. \"Token\").",
+    ),
+    key("auth.username", Kind::Str, None, "basic: user name."),
+    key("auth.password", Kind::Secret, None, "basic: password."),
+    key(
+        "auth.token_url",
+        Kind::Str,
+        None,
+        "oauth2_client_credentials: token endpoint (https://, or http:// with allow_http).",
+    ),
+    key(
+        "auth.client_id",
+        Kind::Str,
+        None,
+        "oauth2_client_credentials: client id.",
+    ),
+    key(
+        "auth.client_secret",
+        Kind::Secret,
+        None,
+        "oauth2_client_credentials: client secret.",
+    ),
+    key(
+        "auth.scopes",
+        Kind::StrList,
+        Some("[]"),
+        "oauth2_client_credentials: scopes requested.",
+    ),
+    key(
+        "auth.audience",
+        Kind::Str,
+        None,
+        "oauth2_client_credentials: audience parameter, if the provider wants one.",
+    ),
+    key(
+        "auth.client_auth",
+        Kind::Enum(&["basic", "post"]),
+        Some("\"basic\""),
+        "oauth2_client_credentials: client_secret_basic or client_secret_post.",
+    ),
+    key(
+        "retry.max_attempts",
+        Kind::Int { min: 1 },
+        Some("3"),
+        "Attempts in all, the first included. 1 disables retries.",
+    ),
+    key(
+        "retry.backoff",
+        Kind::Enum(&["exponential", "constant", "linear", "decorrelated"]),
+        Some("\"exponential\""),
+        "Backoff schedule.",
+    ),
+    key(
+        "retry.base",
+        Kind::Duration,
+        Some("\"100ms\""),
+        "First delay (constant: every delay).",
+    ),
+    key(
+        "retry.factor",
+        Kind::Float,
+        Some("2.0"),
+        "exponential: growth per attempt (>= 1).",
+    ),
+    key(
+        "retry.step",
+        Kind::Duration,
+        Some("\"100ms\""),
+        "linear: added per further attempt.",
+    ),
+    key(
+        "retry.max_delay",
+        Kind::Duration,
+        Some("\"20s\""),
+        "Upper bound of one delay.",
+    ),
+    key(
+        "retry.jitter",
+        Kind::Enum(&["full", "equal", "none"]),
+        Some("\"full\""),
+        "Randomness mixed into delays.",
+    ),
+    key(
+        "retry.retry_500",
+        Kind::Bool,
+        Some("true"),
+        "Retry a 500 Internal Server Error (502/503/504/429 are always retried).",
+    ),
+    key(
+        "retry.max_hint_wait",
+        Kind::Duration,
+        Some("\"60s\""),
+        "Longest server hint (Retry-After, ...) honoured; longer hints give up.",
+    ),
+    key(
+        "retry.budget.ratio",
+        Kind::Float,
+        Some("0.1"),
+        "Retry budget: retries allowed per first attempt. 0 disables the budget.",
+    ),
+    key(
+        "retry.budget.min_per_second",
+        Kind::Int { min: 0 },
+        Some("10"),
+        "Retry budget: retries always allowed per second.",
+    ),
+    key(
+        "retry.shared_budget",
+        Kind::Str,
+        None,
+        "Group name: connectors naming the same group share one retry budget.",
+    ),
+    key(
+        "throttle.limits",
+        Kind::Limits,
+        Some("[]"),
+        "Rate limits, all enforced: [{ count = 10, per_seconds = 1, burst = 1 }].",
+    ),
+    key(
+        "throttle.max_in_flight",
+        Kind::Int { min: 0 },
+        Some("0"),
+        "Concurrency ceiling; 0 means none.",
+    ),
+    key(
+        "throttle.key",
+        Kind::Enum(&["global", "tenant", "endpoint", "tenant_endpoint"]),
+        Some("\"global\""),
+        "What one quota covers.",
+    ),
+    key(
+        "throttle.mode",
+        Kind::Enum(&["wait", "reject"]),
+        Some("\"wait\""),
+        "Wait for capacity (FIFO) or fail at once.",
+    ),
+    key(
+        "throttle.max_wait",
+        Kind::Duration,
+        Some("\"30s\""),
+        "wait mode: longest wait for capacity (never past the call deadline).",
+    ),
+    key(
+        "throttle.shared",
+        Kind::Str,
+        None,
+        "Group name: connectors naming the same group share one quota (their throttle sections must be equal).",
+    ),
+    key(
+        "breaker.enabled",
+        Kind::Bool,
+        Some("true"),
+        "Use a circuit breaker.",
+    ),
+    key(
+        "breaker.consecutive_failures",
+        Kind::Int { min: 0 },
+        Some("5"),
+        "Open after this many failures in a row; 0 turns it off.",
+    ),
+    key(
+        "breaker.failure_rate",
+        Kind::Float,
+        Some("0.5"),
+        "Open when this share of the window failed (0 < rate <= 1).",
+    ),
+    key(
+        "breaker.window_calls",
+        Kind::Int { min: 1 },
+        Some("100"),
+        "Size of the failure-rate window, in calls.",
+    ),
+    key(
+        "breaker.minimum_calls",
+        Kind::Int { min: 1 },
+        Some("20"),
+        "Calls the window needs before its rate can open the circuit.",
+    ),
+    key(
+        "breaker.cooldown",
+        Kind::Duration,
+        Some("\"30s\""),
+        "Time open before half-open probes.",
+    ),
+    key(
+        "breaker.probes",
+        Kind::Int { min: 1 },
+        Some("3"),
+        "Half-open probe calls that must succeed to close.",
+    ),
+    key(
+        "breaker.key",
+        Kind::Enum(&["connector", "endpoint", "tenant", "tenant_endpoint"]),
+        Some("\"connector\""),
+        "What one circuit covers.",
+    ),
+    key(
+        "normalize.format",
+        Kind::Enum(&["auto", "header", "sniff", "json", "xml"]),
+        Some("\"auto\""),
+        "How the body format is chosen.",
+    ),
+    key(
+        "normalize.force_array",
+        Kind::StrList,
+        Some("[]"),
+        "XML paths always mapped to arrays (e.g. \"orders.order\").",
+    ),
+    key(
+        "redirects.follow",
+        Kind::Bool,
+        Some("false"),
+        "Follow redirects (same origin only unless cross_origin = \"strip\").",
+    ),
+    key(
+        "redirects.max_hops",
+        Kind::Int { min: 1 },
+        Some("5"),
+        "Redirect hop limit.",
+    ),
+    key(
+        "redirects.cross_origin",
+        Kind::Enum(&["refuse", "strip"]),
+        Some("\"refuse\""),
+        "A hop to another origin: refuse it, or follow with all credentials stripped.",
+    ),
+    key(
+        "tls.roots",
+        Kind::Enum(&["webpki", "native", "none"]),
+        Some("\"webpki\""),
+        "Trusted roots: compiled-in Mozilla set, the OS store, or none (only tls.ca_file).",
+    ),
+    key(
+        "tls.ca_file",
+        Kind::Str,
+        None,
+        "Extra root CA, PEM file, read when the blueprint is loaded.",
+    ),
+    key(
+        "variant.name",
+        Kind::Str,
+        Some("\"b\""),
+        "Feature flag: label of the alternative configuration (in metrics and explain).",
+    ),
+    key(
+        "variant.percent",
+        Kind::Float,
+        Some("0.0"),
+        "Feature flag: share of calls (0-100, by correlation id) that use the variant's retry/throttle.",
+    ),
+    key(
+        "variant.tenants",
+        Kind::StrList,
+        Some("[]"),
+        "Feature flag: tenants whose calls always use the variant.",
+    ),
+];
+
+/// The sections a feature-flag variant can override: `variant.retry.*`, `variant.throttle.*`.
+pub const VARIANT_SECTIONS: &[&str] = &["retry.", "throttle."];
+
+/// `variant.retry.*` and `variant.throttle.*`: the same keys as `retry.*` and
+/// `throttle.*` (shared groups excepted), with no default of their own: they
+/// inherit the connector's effective values.
+pub fn variant_keys() -> &'static [KeySpec] {
+    static VARIANT: std::sync::LazyLock<Vec<KeySpec>> = std::sync::LazyLock::new(|| {
+        KEYS.iter()
+            .filter(|k| VARIANT_SECTIONS.iter().any(|s| k.path.starts_with(s)))
+            .filter(|k| !matches!(k.path, "retry.shared_budget" | "throttle.shared"))
+            .map(|k| KeySpec {
+                path: Box::leak(format!("variant.{}", k.path).into_boxed_str()),
+                kind: k.kind,
+                default: None,
+                doc: k.doc,
+            })
+            .collect()
+    });
+    &VARIANT
+}
+
+/// The spec of `path`, if it is a key.
+pub fn spec(path: &str) -> Option<&'static KeySpec> {
+    KEYS.iter().chain(variant_keys()).find(|k| k.path == path)
+}
+
+/// Whether `path` is a table that holds keys (`retry`, `retry.budget`, ...).
+pub fn is_section(path: &str) -> bool {
+    KEYS.iter().chain(variant_keys()).any(|k| {
+        k.path.len() > path.len() && k.path.starts_with(path) && k.path.as_bytes()[path.len()] == b'.'
+    })
+}
