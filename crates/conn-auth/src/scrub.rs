@@ -2,49 +2,13 @@
 //! came from outside (a token endpoint's error body) before it enters an
 //! error message or a log.
 
-/// What a removed value is replaced with.
-const REDACTED: &str = "<redacted>";
+use conn_core::REDACTED;
 
-/// Keys whose values are credentials, in JSON (`"key": "value"`) or form
-/// (`key=value`) notation. Matched case-insensitively, as whole words.
-const SECRET_KEYS: [&str; 13] = [
-    "access_token",
-    "refresh_token",
-    "id_token",
-    "client_secret",
-    "client_assertion",
-    "assertion",
-    "password",
-    "api_key",
-    "apikey",
-    "secret",
-    "token",
-    "code",
-    "key",
-];
-
-/// Authorization schemes whose next word is a credential.
-const SCHEMES: [&str; 2] = ["bearer", "basic"];
-
-/// Runs of these characters are what base64, base64url and hex encodings
-/// (and so most tokens) are made of.
-fn is_encoding_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-')
-}
-
-fn is_word(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
-}
-
-/// Removes what looks like a credential from `text`: what
-/// [`conn_core::scrub_secrets`] removes, and more —
-///
-/// - the values of `access_token`, `refresh_token`, `id_token`,
-///   `client_secret`, `password`, `code` and similar keys, in JSON or form
-///   notation;
-/// - the word after `Bearer` or `Basic`;
-/// - long runs of base64 / base64url / hex characters: 32 or more, or 16 or
-///   more mixing letters and digits; and JWTs (`eyJ...`), all their parts.
+/// Removes what looks like a credential from `text`, with
+/// [`conn_core::scrub_secrets`] (the one set of secret shapes every conn
+/// crate uses): values of secret-named keys in JSON, form, XML or header
+/// notation, the credential after an auth scheme word, and long token-like
+/// runs.
 ///
 /// It errs on the side of removing too much: a long request id in an error
 /// description is lost too.
@@ -74,12 +38,8 @@ pub(crate) fn scrub_with(text: &str, known: &[&str]) -> String {
             text = text.replace(secret, REDACTED);
         }
     }
-    // conn-core's scrubber first (what every conn crate scrubs), then the
-    // stricter rules for token endpoints: their bodies are where tokens are.
-    let text = conn_core::scrub_secrets(&text);
-    let text = redact_key_values(&text);
-    let text = redact_schemes(&text);
-    redact_runs(&text)
+    // conn-core's scrubber: the one set of secret shapes every conn crate uses.
+    conn_core::scrub_secrets(&text)
 }
 
 /// Scrubs `text` and makes it fit on one line of a message: control
@@ -96,156 +56,6 @@ pub(crate) fn for_message(text: &str, known: &[&str], max_chars: usize) -> Strin
         out.push(if c.is_control() { ' ' } else { c });
     }
     out.trim().to_owned()
-}
-
-/// Replaces the values of secret keys.
-fn redact_key_values(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        if let Some((start, end)) = secret_value_at(bytes, i) {
-            out.push_str(&text[copied..start]);
-            out.push_str(REDACTED);
-            copied = end;
-            i = end;
-        } else {
-            i += 1;
-        }
-    }
-    out.push_str(&text[copied..]);
-    out
-}
-
-/// If a secret key starts at `i`, the byte range of its value.
-///
-/// Every index returned sits next to an ASCII byte (or at the end), so it is
-/// a char boundary of the UTF-8 text.
-fn secret_value_at(bytes: &[u8], i: usize) -> Option<(usize, usize)> {
-    if i > 0 && is_word(bytes[i - 1]) {
-        return None;
-    }
-    let quoted_key = i > 0 && matches!(bytes[i - 1], b'"' | b'\'');
-    let key_len = SECRET_KEYS.iter().map(|k| k.len()).find(|&len| {
-        bytes.get(i..i + len).is_some_and(|candidate| {
-            SECRET_KEYS
-                .iter()
-                .any(|k| k.len() == len && candidate.eq_ignore_ascii_case(k.as_bytes()))
-        }) && !bytes.get(i + len).is_some_and(|&b| is_word(b))
-    })?;
-    let mut j = i + key_len;
-    // The closing quote of the key, possibly escaped (JSON inside a string).
-    while j < bytes.len() && j < i + key_len + 2 && matches!(bytes[j], b'"' | b'\'' | b'\\') {
-        j += 1;
-    }
-    while j < bytes.len() && bytes[j] == b' ' {
-        j += 1;
-    }
-    // `key=value` anywhere; `"key": value` only when the key is quoted
-    // (JSON): a colon after a bare word is usually prose.
-    match bytes.get(j) {
-        Some(b'=') => {}
-        Some(b':') if quoted_key => {}
-        _ => return None,
-    }
-    j += 1;
-    while j < bytes.len() && bytes[j] == b' ' {
-        j += 1;
-    }
-    let mut quoted_value = false;
-    while j < bytes.len() && matches!(bytes[j], b'"' | b'\'' | b'\\') {
-        quoted_value |= bytes[j] != b'\\';
-        j += 1;
-    }
-    let start = j;
-    let mut end = start;
-    while end < bytes.len() {
-        let b = bytes[end];
-        let stop = if quoted_value {
-            matches!(b, b'"' | b'\'' | b'\\')
-        } else {
-            b.is_ascii_whitespace()
-                || matches!(b, b'&' | b',' | b';' | b'}' | b']' | b')' | b'"' | b'\'' | b'\\')
-        };
-        if stop {
-            break;
-        }
-        end += 1;
-    }
-    (end > start).then_some((start, end))
-}
-
-/// Replaces the word after an authorization scheme name.
-fn redact_schemes(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        let at_word_start = i == 0 || !is_word(bytes[i - 1]);
-        let scheme = SCHEMES.iter().find(|s| {
-            bytes
-                .get(i..i + s.len())
-                .is_some_and(|c| c.eq_ignore_ascii_case(s.as_bytes()))
-        });
-        if let (true, Some(scheme)) = (at_word_start, scheme) {
-            let mut j = i + scheme.len();
-            let spaces = j;
-            while j < bytes.len() && bytes[j] == b' ' {
-                j += 1;
-            }
-            let start = j;
-            while j < bytes.len()
-                && !bytes[j].is_ascii_whitespace()
-                && !matches!(bytes[j], b'"' | b'\'' | b',')
-            {
-                j += 1;
-            }
-            // "Bearer" alone, or "tokens", is just a word.
-            if start > spaces && j > start && &text[start..j] != REDACTED {
-                out.push_str(&text[copied..start]);
-                out.push_str(REDACTED);
-                copied = j;
-            }
-            i = j.max(i + 1);
-        } else {
-            i += 1;
-        }
-    }
-    out.push_str(&text[copied..]);
-    out
-}
-
-/// Replaces long runs of encoding characters.
-fn redact_runs(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        if !is_encoding_char(bytes[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        // `eyJ` is base64 for `{"`: the start of a JWT, whose dot-separated
-        // parts go together (short ones included).
-        let jwt = bytes[start..].starts_with(b"eyJ");
-        while i < bytes.len() && (is_encoding_char(bytes[i]) || (jwt && bytes[i] == b'.')) {
-            i += 1;
-        }
-        let run = &bytes[start..i];
-        let digits = run.iter().any(u8::is_ascii_digit);
-        let letters = run.iter().any(u8::is_ascii_alphabetic);
-        if run.len() >= 32 || (run.len() >= 16 && digits && letters) || (jwt && run.len() >= 10) {
-            out.push_str(&text[copied..start]);
-            out.push_str(REDACTED);
-            copied = i;
-        }
-    }
-    out.push_str(&text[copied..]);
-    out
 }
 
 #[cfg(test)]
