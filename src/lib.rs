@@ -50,3 +50,18 @@ pub use conn_throttle as throttle;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// The guides' code blocks, compiled as doctests too.
+#[cfg(doctest)]
+pub mod guides {
+    #[doc = include_str!("../docs/custom-backend.md")]
+    pub struct CustomBackend;
+    #[doc = include_str!("../docs/retry.md")]
+    pub struct Retry;
+    #[doc = include_str!("../docs/throttle.md")]
+    pub struct Throttle;
+    #[doc = include_str!("../docs/observability.md")]
+    pub struct Observability;
+    #[doc = include_str!("../docs/testing.md")]
+    pub struct Testing;
+}
