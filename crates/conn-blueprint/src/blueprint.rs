@@ -10,8 +10,8 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::config::{
-    AuthConfig, BreakerConfig, BudgetConfig, ConnectorConfig, LimitSpec, NormalizeConfig, RedirectConfig,
-    RetryConfig, Secret, SecretSource, ThrottleConfig, TlsConfig, VariantConfig,
+    AdaptiveConfig, AuthConfig, BreakerConfig, BudgetConfig, ConnectorConfig, LimitSpec, NormalizeConfig,
+    RedirectConfig, RetryConfig, Secret, SecretSource, ThrottleConfig, TlsConfig, VariantConfig,
 };
 use crate::schema::{self, KEYS, Kind};
 
@@ -203,6 +203,7 @@ enum Value {
     StrMap(BTreeMap<String, String>),
     StrList(Vec<String>),
     Limits(Vec<LimitSpec>),
+    Mapping(Box<conn_normalize::Mapping>, usize),
 }
 
 /// Formats a duration the way the blueprint writes it.
@@ -231,6 +232,7 @@ impl Value {
                 format!("{{{}}}", names.join(", "))
             }
             Value::StrList(list) => format!("{list:?}"),
+            Value::Mapping(_, fields) => format!("<mapping of {fields} field(s)>"),
             Value::Limits(limits) => {
                 let parts: Vec<String> = limits
                     .iter()
@@ -261,6 +263,25 @@ fn parse_duration(text: &str) -> Option<Duration> {
         _ => return None,
     };
     Duration::try_from_secs_f64(secs).ok()
+}
+
+/// Turns a raw node back into a TOML value (for serde-configured parts).
+fn to_toml(node: &Node) -> Result<toml::Value, &'static str> {
+    Ok(match &node.raw {
+        Raw::Str(s) => toml::Value::String(s.clone()),
+        Raw::Int(i) => toml::Value::Integer(*i),
+        Raw::Float(f) => toml::Value::Float(*f),
+        Raw::Bool(b) => toml::Value::Boolean(*b),
+        Raw::Array(items) => toml::Value::Array(items.iter().map(to_toml).collect::<Result<_, _>>()?),
+        Raw::Table(entries) => {
+            let mut table = toml::Table::new();
+            for (k, v) in entries {
+                table.insert(k.clone(), to_toml(v)?);
+            }
+            toml::Value::Table(table)
+        }
+        Raw::Other(t) => return Err(t),
+    })
 }
 
 struct Reader<'a> {
@@ -313,6 +334,34 @@ impl Reader<'_> {
                 }
             }
             (Kind::Secret, Raw::Table(entries)) => self.secret(entries, node, path),
+            (Kind::Mapping, Raw::Table(_)) => {
+                let value = match to_toml(node) {
+                    Ok(value) => value,
+                    Err(found) => {
+                        self.errors
+                            .push(path, node.line, format!("{}, found {found}", kind.expected()));
+                        return None;
+                    }
+                };
+                let fields = match &value {
+                    toml::Value::Table(t) => match t.get("fields") {
+                        Some(toml::Value::Array(a)) => a.len(),
+                        _ => 0,
+                    },
+                    _ => 0,
+                };
+                match value.try_into::<conn_normalize::Mapping>() {
+                    Ok(mapping) => Some(Value::Mapping(Box::new(mapping), fields)),
+                    Err(e) => {
+                        self.errors.push(
+                            path,
+                            node.line,
+                            format!("not a valid field mapping: {}", e.message().trim()),
+                        );
+                        None
+                    }
+                }
+            }
             (Kind::StrMap, Raw::Table(entries)) => {
                 let mut map = BTreeMap::new();
                 let mut ok = true;
@@ -466,7 +515,7 @@ impl Reader<'_> {
             };
             let mut layer = Layer::new();
             for (k, node) in entries {
-                if k == "auth" {
+                if matches!(k.as_str(), "auth" | "retry" | "throttle") {
                     self.flatten(
                         std::slice::from_ref(&(k.clone(), node.clone())),
                         "",
@@ -477,7 +526,7 @@ impl Reader<'_> {
                     self.errors.push(
                         format!("{shown}.{k}"),
                         node.line,
-                        "unknown key (only auth can be set per tenant)",
+                        "unknown key (only auth, retry and throttle can be set per tenant)",
                     );
                 }
             }
@@ -598,11 +647,16 @@ fn env_value(kind: Kind, text: &str) -> Node {
 
 // ---------------------------------------------------------------- blueprint
 
+/// The keys one tenant section sets, with their displayed values.
+type TenantKeys = Vec<(&'static str, String)>;
+
 /// A validated blueprint: every connector's effective configuration.
 #[derive(Clone, Debug)]
 pub struct Blueprint {
     connectors: BTreeMap<String, ConnectorConfig>,
     explain: BTreeMap<String, BTreeMap<&'static str, (String, String)>>,
+    /// Per connector and tenant, the keys the tenant sets and their values.
+    tenant_explain: BTreeMap<String, BTreeMap<String, TenantKeys>>,
 }
 
 impl std::str::FromStr for Blueprint {
@@ -766,6 +820,7 @@ impl Blueprint {
         let mut result = Blueprint {
             connectors: BTreeMap::new(),
             explain: BTreeMap::new(),
+            tenant_explain: BTreeMap::new(),
         };
         if connectors.is_empty() && errors.is_empty() {
             errors.push(
@@ -802,7 +857,62 @@ impl Blueprint {
             };
             let config = build.config();
             let mut tenant_auth = BTreeMap::new();
+            let mut tenant_retry = BTreeMap::new();
+            let mut tenant_throttle = BTreeMap::new();
             for (tenant, tenant_layer, tenant_line) in tenants {
+                result.tenant_explain.entry(name.clone()).or_default().insert(
+                    tenant.clone(),
+                    tenant_layer.iter().map(|(k, (v, _))| (*k, v.display())).collect(),
+                );
+                let (auth_layer, policy_layer): (Layer, Layer) = tenant_layer
+                    .into_iter()
+                    .partition(|(k, _)| k.starts_with("auth."));
+                let has_retry = policy_layer.keys().any(|k| k.starts_with("retry."));
+                let has_throttle = policy_layer.keys().any(|k| k.starts_with("throttle."));
+                for group in ["retry.shared_budget", "throttle.shared"] {
+                    if let Some((_, line)) = policy_layer.get(group) {
+                        errors.push(
+                            format!("connectors.{name}.tenants.{tenant}.{group}"),
+                            *line,
+                            "a tenant's retry budget and quota are its own; shared groups are set on the connector",
+                        );
+                    }
+                }
+                if has_retry || has_throttle {
+                    // A tenant's retry / throttle start from the connector's effective values.
+                    let mut policy_effective = effective.clone();
+                    for (k, (v, l)) in policy_layer {
+                        policy_effective.insert(k, (v, Origin::Connector(l)));
+                    }
+                    let mut build = Build {
+                        prefix: format!("connectors.{name}.tenants.{tenant}"),
+                        name: &name,
+                        line: tenant_line,
+                        effective: &policy_effective,
+                        errors: &mut errors,
+                        env,
+                        allow_inline,
+                        overlay: "",
+                    };
+                    if has_retry {
+                        let mut retry = build.retry_config();
+                        retry.shared_budget = None;
+                        tenant_retry.insert(tenant.clone(), retry);
+                    }
+                    if has_throttle {
+                        let mut throttle = build.throttle_config();
+                        throttle.shared = None;
+                        if !throttle.enabled() {
+                            build.error(
+                                "throttle",
+                                "a tenant throttle needs throttle.limits, throttle.max_in_flight or throttle.adaptive",
+                            );
+                        }
+                        tenant_throttle.insert(tenant.clone(), throttle);
+                    }
+                }
+                let has_auth = !auth_layer.is_empty();
+                let tenant_layer = auth_layer;
                 // A tenant's auth starts from the built-in auth defaults, never the connector's.
                 let mut tenant_effective: BTreeMap<&'static str, (Value, Origin)> = defaults_effective
                     .iter()
@@ -827,12 +937,16 @@ impl Blueprint {
                     allow_inline,
                     overlay: "",
                 };
-                if let Some(auth) = build.auth() {
-                    tenant_auth.insert(tenant, auth);
+                if has_auth {
+                    if let Some(auth) = build.auth() {
+                        tenant_auth.insert(tenant, auth);
+                    }
                 }
             }
             if let Some(mut config) = config {
                 config.tenant_auth = tenant_auth;
+                config.tenant_retry = tenant_retry;
+                config.tenant_throttle = tenant_throttle;
                 result.connectors.insert(name.clone(), config);
             }
             result.explain.insert(name, explain);
@@ -898,6 +1012,15 @@ impl Blueprint {
                 let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
                 out.push_str(&rule.join("-|-"));
                 out.push('\n');
+            }
+        }
+        if !self.tenant_explain.is_empty() {
+            out.push_str("\ntenants (keys set per tenant; auth starts from the built-in defaults, retry and throttle from the connector's):\n");
+            for (connector, tenants) in &self.tenant_explain {
+                for (tenant, keys) in tenants {
+                    let keys: Vec<String> = keys.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+                    out.push_str(&format!("  {connector}.tenants.{tenant}: {}\n", keys.join(", ")));
+                }
             }
         }
         out
@@ -1211,11 +1334,32 @@ impl Build<'_> {
             mode: self.str("throttle.mode").unwrap_or_default(),
             max_wait: self.duration("throttle.max_wait"),
             shared: self.str("throttle.shared"),
+            honour_server_hints: self.bool("throttle.honour_server_hints"),
+            adaptive: self.bool("throttle.adaptive.enabled").then(|| AdaptiveConfig {
+                initial_rate: self.float("throttle.adaptive.initial_rate"),
+                min_rate: self.float("throttle.adaptive.min_rate"),
+                max_rate: self.float("throttle.adaptive.max_rate"),
+            }),
         };
+        if let Some(adaptive) = throttle.adaptive {
+            if adaptive.min_rate.is_nan() || adaptive.min_rate <= 0.0 {
+                self.error("throttle.adaptive.min_rate", "must be more than 0");
+            } else if adaptive.max_rate < adaptive.min_rate {
+                self.error(
+                    "throttle.adaptive.max_rate",
+                    "is lower than throttle.adaptive.min_rate",
+                );
+            } else if !(adaptive.min_rate..=adaptive.max_rate).contains(&adaptive.initial_rate) {
+                self.error(
+                    "throttle.adaptive.initial_rate",
+                    "must be between throttle.adaptive.min_rate and throttle.adaptive.max_rate",
+                );
+            }
+        }
         if throttle.shared.is_some() && !throttle.enabled() {
             self.error(
                 "throttle.shared",
-                "a shared throttle needs throttle.limits or throttle.max_in_flight",
+                "a shared throttle needs throttle.limits, throttle.max_in_flight or throttle.adaptive",
             );
         }
 
@@ -1315,6 +1459,11 @@ impl Build<'_> {
             }
         }
 
+        let connect_timeout = self.duration("timeouts.connect");
+        if connect_timeout.is_zero() {
+            self.error("timeouts.connect", "must be more than 0");
+        }
+        let body_limit = usize::try_from(self.int("body_limit")).unwrap_or(usize::MAX);
         let attempt_timeout = self.duration("timeouts.attempt");
         let total_timeout = self.duration("timeouts.total");
         if attempt_timeout.is_zero() {
@@ -1344,7 +1493,18 @@ impl Build<'_> {
             cooldown: self.duration("breaker.cooldown"),
             probes: self.int("breaker.probes") as u32,
             key: self.str("breaker.key").unwrap_or_default(),
+            slow_call_threshold: match self.get("breaker.slow_call_threshold") {
+                Some(Value::Duration(d)) => Some(*d),
+                _ => None,
+            },
+            slow_call_rate: self.float("breaker.slow_call_rate"),
         };
+        if !(breaker.slow_call_rate > 0.0 && breaker.slow_call_rate <= 1.0) {
+            self.error("breaker.slow_call_rate", "must be more than 0 and at most 1");
+        }
+        if breaker.slow_call_threshold.is_some_and(|d| d.is_zero()) {
+            self.error("breaker.slow_call_threshold", "must be more than 0");
+        }
         if !(breaker.failure_rate > 0.0 && breaker.failure_rate <= 1.0) {
             self.error("breaker.failure_rate", "must be more than 0 and at most 1");
         }
@@ -1355,6 +1515,10 @@ impl Build<'_> {
         let normalize = NormalizeConfig {
             format: self.str("normalize.format").unwrap_or_default(),
             force_array: self.list("normalize.force_array"),
+            mapping: match self.get("normalize.mapping") {
+                Some(Value::Mapping(mapping, _)) => Some((**mapping).clone()),
+                _ => None,
+            },
         };
         let redirects = RedirectConfig {
             follow: self.bool("redirects.follow"),
@@ -1397,11 +1561,15 @@ impl Build<'_> {
             headers,
             attempt_timeout,
             total_timeout,
+            connect_timeout,
+            body_limit,
             auth: auth?,
             retry,
             throttle,
             variant,
             tenant_auth: BTreeMap::new(),
+            tenant_retry: BTreeMap::new(),
+            tenant_throttle: BTreeMap::new(),
             breaker,
             normalize,
             redirects,

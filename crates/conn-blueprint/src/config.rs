@@ -179,12 +179,27 @@ pub struct ThrottleConfig {
     pub max_wait: Duration,
     /// Shared quota group.
     pub shared: Option<String>,
+    /// Pause on server rate-limit hints.
+    pub honour_server_hints: bool,
+    /// A rate learned from 429s (`throttle.adaptive.enabled = true`).
+    pub adaptive: Option<AdaptiveConfig>,
+}
+
+/// Settings of a rate learned from 429s (requests per second).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdaptiveConfig {
+    /// Rate assumed when the first 429 arrives.
+    pub initial_rate: f64,
+    /// Lower bound.
+    pub min_rate: f64,
+    /// Upper bound.
+    pub max_rate: f64,
 }
 
 impl ThrottleConfig {
     /// Whether a throttle is built at all.
     pub fn enabled(&self) -> bool {
-        !self.limits.is_empty() || self.max_in_flight > 0
+        !self.limits.is_empty() || self.max_in_flight > 0 || self.adaptive.is_some()
     }
 
     /// Whether two connectors may share one quota built from these settings.
@@ -227,6 +242,10 @@ pub struct BreakerConfig {
     pub probes: u32,
     /// `connector`, `endpoint`, `tenant` or `tenant_endpoint`.
     pub key: String,
+    /// Calls at least this long count as slow (`None`: not tracked).
+    pub slow_call_threshold: Option<Duration>,
+    /// Slow-call share of the window that opens it.
+    pub slow_call_rate: f64,
 }
 
 /// Normalizer settings.
@@ -236,6 +255,8 @@ pub struct NormalizeConfig {
     pub format: String,
     /// XML paths always mapped to arrays.
     pub force_array: Vec<String>,
+    /// Field mapping of the connector's documents (`normalize.mapping`).
+    pub mapping: Option<conn_normalize::Mapping>,
 }
 
 /// Redirect settings.
@@ -275,6 +296,10 @@ pub struct ConnectorConfig {
     pub attempt_timeout: Duration,
     /// Whole-call timeout.
     pub total_timeout: Duration,
+    /// Connect timeout of the HTTP transport built from the blueprint.
+    pub connect_timeout: Duration,
+    /// Largest response body of the HTTP transport built from the blueprint, in bytes.
+    pub body_limit: usize,
     /// Auth.
     pub auth: AuthConfig,
     /// Retry.
@@ -286,6 +311,12 @@ pub struct ConnectorConfig {
     /// Per-tenant credentials (`[connectors.<name>.tenants.<tenant>.auth]`);
     /// tenants not listed use `auth`.
     pub tenant_auth: BTreeMap<String, AuthConfig>,
+    /// Per-tenant retry (`[connectors.<name>.tenants.<tenant>.retry]`): the
+    /// connector's effective retry with the tenant's keys applied.
+    pub tenant_retry: BTreeMap<String, RetryConfig>,
+    /// Per-tenant quota (`[connectors.<name>.tenants.<tenant>.throttle]`): the
+    /// connector's effective throttle with the tenant's keys applied; never shared.
+    pub tenant_throttle: BTreeMap<String, ThrottleConfig>,
     /// Breaker.
     pub breaker: BreakerConfig,
     /// Normalizer.
@@ -299,6 +330,9 @@ pub struct ConnectorConfig {
 impl ConnectorConfig {
     /// Whether two configurations need the same transport (base URL origin aside).
     pub fn same_transport(&self, other: &ConnectorConfig) -> bool {
-        self.redirects == other.redirects && self.tls == other.tls
+        self.redirects == other.redirects
+            && self.tls == other.tls
+            && self.connect_timeout == other.connect_timeout
+            && self.body_limit == other.body_limit
     }
 }

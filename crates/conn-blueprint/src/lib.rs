@@ -9,8 +9,11 @@
 //! - [`Workflow`] runs calls across connectors: fan-out with a concurrency
 //!   limit, a shared deadline and correlation id, and `then` steps.
 //! - Per connector, a feature-flag `variant` (alternative retry / throttle for
-//!   a share of calls or listed tenants, see [`Selector`]) and per-tenant
-//!   credentials (`[connectors.<name>.tenants.<tenant>.auth]`).
+//!   a share of calls or listed tenants, see [`Selector`]; outcomes counted in
+//!   [`VARIANT_CALLS_TOTAL`]), per-tenant credentials, quotas and retry
+//!   (`[connectors.<name>.tenants.<tenant>.auth|throttle|retry]`, or
+//!   [`Registry::set_tenant_auth`] at run time) and a field mapping
+//!   (`normalize.mapping`, [`Registry::mapping`]).
 //!
 //! See docs/configuration.md for every key and its default.
 //!
@@ -38,9 +41,9 @@ mod workflow;
 
 pub use blueprint::{Blueprint, ValidationError, ValidationErrors, env_name};
 pub use config::{
-    AuthConfig, BreakerConfig, BudgetConfig, ConnectorConfig, LimitSpec, NormalizeConfig, RedirectConfig,
-    RetryConfig, Secret, SecretSource, ThrottleConfig, TlsConfig, VariantConfig,
+    AdaptiveConfig, AuthConfig, BreakerConfig, BudgetConfig, ConnectorConfig, LimitSpec, NormalizeConfig,
+    RedirectConfig, RetryConfig, Secret, SecretSource, ThrottleConfig, TlsConfig, VariantConfig,
 };
 pub use registry::{Registry, TransportFactory};
-pub use variant::Selector;
+pub use variant::{Selector, VARIANT_CALLS_TOTAL, VARIANT_DECISIONS_TOTAL};
 pub use workflow::{Earlier, StepError, StepOutcome, Workflow, WorkflowReport};

@@ -7,8 +7,8 @@ use std::sync::{Arc, RwLock};
 use conn_auth::{ApiKey, BasicAuth, ClientAuth, ClientCredentials, OAuth2Client, StaticBearer, TokenAuth};
 use conn_breaker::{CircuitBreaker, Window};
 use conn_core::{
-    AuthStrategy, BoxFuture, Connector, Context, Error, Format, NoAuth, NoThrottle, Request, RetryPolicy,
-    Throttle, Transport,
+    AttemptOutcome, AuthStrategy, BoxFuture, CallInfo, Connector, Context, Error, Format, NoAuth, NoThrottle,
+    Permit, Request, RetryDecision, RetryPolicy, Throttle, Transport,
 };
 use conn_normalize::{Detection, Normalize};
 use conn_retry::{Backoff, Jitter, Retry, RetryBudget};
@@ -18,7 +18,7 @@ use secrecy::ExposeSecret;
 
 use crate::blueprint::Blueprint;
 use crate::config::{AuthConfig, BreakerConfig, BudgetConfig, ConnectorConfig, RetryConfig, ThrottleConfig};
-use crate::variant::{Selector, SplitRetry, SplitThrottle};
+use crate::variant::{CountingAuth, CountingBreaker, Selector, SplitRetry, SplitThrottle};
 
 /// Makes the transport of one connector from its configuration.
 pub type TransportFactory = Arc<dyn Fn(&ConnectorConfig) -> Result<Arc<dyn Transport>, Error> + Send + Sync>;
@@ -34,6 +34,10 @@ struct Slot {
     budget: Option<Arc<RetryBudget>>,
     selector: Option<Arc<Selector>>,
     variant_throttle: Option<Arc<Throttler>>,
+    /// Per-tenant quotas, kept across reloads while the tenant's throttle is equal.
+    tenant_throttles: HashMap<String, Arc<Throttler>>,
+    /// Per-tenant retry budgets, kept across reloads while the tenant's budget is equal.
+    tenant_budgets: HashMap<String, Arc<RetryBudget>>,
 }
 
 #[derive(Default)]
@@ -50,6 +54,24 @@ struct State {
 pub struct Registry {
     state: RwLock<Arc<State>>,
     factory: TransportFactory,
+    runtime_auth: Arc<RuntimeAuth>,
+}
+
+/// Tenant credentials supplied at run time, by (connector, tenant); they
+/// survive reloads.
+#[derive(Default)]
+struct RuntimeAuth {
+    strategies: RwLock<HashMap<(String, String), Arc<dyn AuthStrategy>>>,
+}
+
+impl RuntimeAuth {
+    fn get(&self, connector: &str, tenant: &str) -> Option<Arc<dyn AuthStrategy>> {
+        let map = self.strategies.read().unwrap_or_else(|e| e.into_inner());
+        if map.is_empty() {
+            return None;
+        }
+        map.get(&(connector.to_owned(), tenant.to_owned())).cloned()
+    }
 }
 
 impl std::fmt::Debug for Registry {
@@ -78,11 +100,59 @@ impl Registry {
 
     /// Builds every connector, asking `factory` for each one's transport.
     pub fn with_factory(blueprint: &Blueprint, factory: TransportFactory) -> Result<Registry, Error> {
-        let state = build(blueprint, &State::default(), &factory)?;
+        let runtime_auth = Arc::new(RuntimeAuth::default());
+        let state = build(blueprint, &State::default(), &factory, &runtime_auth)?;
         Ok(Registry {
             state: RwLock::new(Arc::new(state)),
             factory,
+            runtime_auth,
         })
+    }
+
+    /// Supplies the credentials of `tenant` on `connector` at run time. They
+    /// are used for calls whose `Context::tenant` is `tenant` when the
+    /// blueprint has no `[connectors.<connector>.tenants.<tenant>.auth]`
+    /// (the blueprint's entry wins); they apply at once to connectors
+    /// already handed out and survive reloads. Replaces an earlier one.
+    pub fn set_tenant_auth(
+        &self,
+        connector: impl Into<String>,
+        tenant: impl Into<String>,
+        auth: Arc<dyn AuthStrategy>,
+    ) {
+        self.runtime_auth
+            .strategies
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((connector.into(), tenant.into()), auth);
+    }
+
+    /// Withdraws credentials given by [`set_tenant_auth`](Self::set_tenant_auth);
+    /// returns whether there were any.
+    pub fn remove_tenant_auth(&self, connector: &str, tenant: &str) -> bool {
+        self.runtime_auth
+            .strategies
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(connector.to_owned(), tenant.to_owned()))
+            .is_some()
+    }
+
+    /// The field mapping of `name` (its `normalize.mapping`), if it has one:
+    /// `registry.mapping("billing")?.apply(&document.value)`.
+    pub fn mapping(&self, name: &str) -> Option<conn_normalize::Mapping> {
+        self.current()
+            .slots
+            .get(name)
+            .and_then(|s| s.config.normalize.mapping.clone())
+    }
+
+    /// The quota of `tenant` on `name`, if the blueprint gives that tenant a throttle.
+    pub fn tenant_throttle(&self, name: &str, tenant: &str) -> Option<Arc<Throttler>> {
+        self.current()
+            .slots
+            .get(name)
+            .and_then(|s| s.tenant_throttles.get(tenant).cloned())
     }
 
     fn current(&self) -> Arc<State> {
@@ -131,7 +201,7 @@ impl Registry {
     /// with its state. On error nothing changes.
     pub fn reload(&self, blueprint: &Blueprint) -> Result<(), Error> {
         let old = self.current();
-        let new = build(blueprint, &old, &self.factory)?;
+        let new = build(blueprint, &old, &self.factory, &self.runtime_auth)?;
         let mut guard = self.state.write().unwrap_or_else(|e| e.into_inner());
         *guard = Arc::new(new);
         Ok(())
@@ -161,13 +231,20 @@ fn hyper_transport(config: &ConnectorConfig) -> Result<Arc<dyn Transport>, Error
     };
     Ok(Arc::new(
         HyperTransport::builder()
+            .connect_timeout(config.connect_timeout)
+            .body_limit(config.body_limit)
             .roots(roots)
             .redirects(redirects)
             .build()?,
     ))
 }
 
-fn build(blueprint: &Blueprint, old: &State, factory: &TransportFactory) -> Result<State, Error> {
+fn build(
+    blueprint: &Blueprint,
+    old: &State,
+    factory: &TransportFactory,
+    runtime_auth: &Arc<RuntimeAuth>,
+) -> Result<State, Error> {
     let mut state = State::default();
     for (name, config) in blueprint.connectors() {
         let previous = old.slots.get(name);
@@ -185,7 +262,7 @@ fn build(blueprint: &Blueprint, old: &State, factory: &TransportFactory) -> Resu
             {
                 slot.auth.clone()
             }
-            _ => connector_auth(config, transport.clone())?,
+            _ => connector_auth(config, transport.clone(), runtime_auth)?,
         };
         let throttle = throttle(config, previous, old, &mut state);
         let budget = budget(config, previous, old, &mut state);
@@ -239,13 +316,71 @@ fn build(blueprint: &Blueprint, old: &State, factory: &TransportFactory) -> Resu
                 )
             }
         };
+        // Per-tenant quotas and retry: the context's tenant picks its own.
+        let mut tenant_throttles = HashMap::new();
+        for (tenant, settings) in &config.tenant_throttle {
+            let kept = previous
+                .filter(|slot| slot.config.tenant_throttle.get(tenant) == Some(settings))
+                .and_then(|slot| slot.tenant_throttles.get(tenant).cloned());
+            tenant_throttles.insert(tenant.clone(), kept.unwrap_or_else(|| new_throttle(settings)));
+        }
+        let mut tenant_budgets = HashMap::new();
+        let mut tenant_retries: HashMap<String, Arc<dyn RetryPolicy>> = HashMap::new();
+        for (tenant, settings) in &config.tenant_retry {
+            let tenant_budget = if settings.budget.ratio > 0.0 {
+                let kept = previous
+                    .filter(|slot| {
+                        slot.config.tenant_retry.get(tenant).map(|r| r.budget) == Some(settings.budget)
+                    })
+                    .and_then(|slot| slot.tenant_budgets.get(tenant).cloned());
+                let budget = kept.unwrap_or_else(|| {
+                    Arc::new(RetryBudget::new(
+                        settings.budget.ratio,
+                        settings.budget.min_per_second,
+                    ))
+                });
+                tenant_budgets.insert(tenant.clone(), budget.clone());
+                Some(budget)
+            } else {
+                None
+            };
+            tenant_retries.insert(tenant.clone(), Arc::new(retry(settings, tenant_budget)));
+        }
+        let retry_policy: Arc<dyn RetryPolicy> = if tenant_retries.is_empty() {
+            retry_policy
+        } else {
+            Arc::new(TenantRetry {
+                default: retry_policy,
+                tenants: tenant_retries,
+            })
+        };
+        let split_throttle = if tenant_throttles.is_empty() {
+            split_throttle
+        } else {
+            let default: Arc<dyn Throttle> = match (&split_throttle, &throttle) {
+                (Some(split), _) => split.clone(),
+                (None, Some(throttle)) => throttle.clone(),
+                (None, None) => Arc::new(NoThrottle),
+            };
+            Some(Arc::new(TenantThrottle {
+                default,
+                tenants: tenant_throttles.clone(),
+            }) as Arc<dyn Throttle>)
+        };
+
         let mut builder = Connector::builder(name.clone())
             .base_url(config.base_url.clone())
             .allow_http(config.allow_http)
             .attempt_timeout(config.attempt_timeout)
             .total_timeout(config.total_timeout)
             .transport(transport.clone())
-            .auth(auth.clone())
+            .auth(match &selector {
+                Some(selector) => Arc::new(CountingAuth {
+                    selector: selector.clone(),
+                    inner: auth.clone(),
+                }),
+                None => auth.clone(),
+            })
             .retry(retry_policy)
             .normalizer(Arc::new(normalizer(config)?));
         for (header, value) in &config.headers {
@@ -257,7 +392,13 @@ fn build(blueprint: &Blueprint, old: &State, factory: &TransportFactory) -> Resu
             builder = builder.throttle(throttle.clone());
         }
         if let Some(breaker) = &breaker {
-            builder = builder.breaker(breaker.clone());
+            builder = builder.breaker(match &selector {
+                Some(selector) => Arc::new(CountingBreaker {
+                    selector: selector.clone(),
+                    inner: breaker.clone(),
+                }),
+                None => breaker.clone(),
+            });
         }
         let connector = builder.build()?;
         state.slots.insert(
@@ -272,6 +413,8 @@ fn build(blueprint: &Blueprint, old: &State, factory: &TransportFactory) -> Resu
                 budget,
                 selector,
                 variant_throttle,
+                tenant_throttles,
+                tenant_budgets,
             },
         );
     }
@@ -282,11 +425,9 @@ fn build(blueprint: &Blueprint, old: &State, factory: &TransportFactory) -> Resu
 fn connector_auth(
     config: &ConnectorConfig,
     transport: Arc<dyn Transport>,
+    runtime: &Arc<RuntimeAuth>,
 ) -> Result<Arc<dyn AuthStrategy>, Error> {
     let default = auth(&config.auth, config.allow_http, transport.clone())?;
-    if config.tenant_auth.is_empty() {
-        return Ok(default);
-    }
     let mut tenants = HashMap::new();
     for (tenant, settings) in &config.tenant_auth {
         tenants.insert(
@@ -294,22 +435,35 @@ fn connector_auth(
             auth(settings, config.allow_http, transport.clone())?,
         );
     }
-    Ok(Arc::new(TenantAuth { default, tenants }))
+    Ok(Arc::new(TenantAuth {
+        connector: config.name.clone(),
+        default,
+        tenants,
+        runtime: runtime.clone(),
+    }))
 }
 
-/// Per-tenant credentials: the context's tenant picks the strategy; a tenant
-/// not listed (or no tenant) uses the connector's own.
+/// Per-tenant credentials: the context's tenant picks the strategy (the
+/// blueprint's, else one supplied at run time); a tenant with neither (or no
+/// tenant) uses the connector's own.
 struct TenantAuth {
+    connector: String,
     default: Arc<dyn AuthStrategy>,
     tenants: HashMap<String, Arc<dyn AuthStrategy>>,
+    runtime: Arc<RuntimeAuth>,
 }
 
 impl TenantAuth {
-    fn pick(&self, context: &Context) -> &Arc<dyn AuthStrategy> {
-        context
-            .tenant_id()
-            .and_then(|t| self.tenants.get(t))
-            .unwrap_or(&self.default)
+    fn pick(&self, context: &Context) -> Arc<dyn AuthStrategy> {
+        let Some(tenant) = context.tenant_id() else {
+            return self.default.clone();
+        };
+        if let Some(strategy) = self.tenants.get(tenant) {
+            return strategy.clone();
+        }
+        self.runtime
+            .get(&self.connector, tenant)
+            .unwrap_or_else(|| self.default.clone())
     }
 }
 
@@ -319,11 +473,54 @@ impl AuthStrategy for TenantAuth {
         request: &'a mut Request,
         context: &'a Context,
     ) -> BoxFuture<'a, Result<(), Error>> {
-        self.pick(context).authorize(request, context)
+        let strategy = self.pick(context);
+        Box::pin(async move { strategy.authorize(request, context).await })
     }
 
     fn refresh<'a>(&'a self, context: &'a Context) -> BoxFuture<'a, Result<bool, Error>> {
-        self.pick(context).refresh(context)
+        let strategy = self.pick(context);
+        Box::pin(async move { strategy.refresh(context).await })
+    }
+}
+
+/// Per-tenant quotas: the call's tenant picks its own throttle; a tenant
+/// not listed (or no tenant) uses the connector's.
+struct TenantThrottle {
+    default: Arc<dyn Throttle>,
+    tenants: HashMap<String, Arc<Throttler>>,
+}
+
+impl TenantThrottle {
+    fn pick(&self, context: &Context) -> &dyn Throttle {
+        match context.tenant_id().and_then(|t| self.tenants.get(t)) {
+            Some(throttle) => &**throttle,
+            None => &*self.default,
+        }
+    }
+}
+
+impl Throttle for TenantThrottle {
+    fn acquire<'a>(&'a self, call: &'a CallInfo<'a>) -> BoxFuture<'a, Result<Permit, Error>> {
+        self.pick(call.context).acquire(call)
+    }
+
+    fn observe(&self, call: &CallInfo<'_>, outcome: &AttemptOutcome<'_>) {
+        self.pick(call.context).observe(call, outcome)
+    }
+}
+
+/// Per-tenant retry: the call's tenant picks its own policy (and budget).
+struct TenantRetry {
+    default: Arc<dyn RetryPolicy>,
+    tenants: HashMap<String, Arc<dyn RetryPolicy>>,
+}
+
+impl RetryPolicy for TenantRetry {
+    fn decide(&self, call: &CallInfo<'_>, outcome: &AttemptOutcome<'_>) -> RetryDecision {
+        match call.context.tenant_id().and_then(|t| self.tenants.get(t)) {
+            Some(policy) => policy.decide(call, outcome),
+            None => self.default.decide(call, outcome),
+        }
     }
 }
 
@@ -410,6 +607,14 @@ fn new_throttle(config: &ThrottleConfig) -> Arc<Throttler> {
     if config.max_in_flight > 0 {
         builder = builder.max_in_flight(config.max_in_flight);
     }
+    if let Some(adaptive) = config.adaptive {
+        builder = builder.adaptive(conn_throttle::Adaptive {
+            initial_rate: adaptive.initial_rate,
+            min_rate: adaptive.min_rate,
+            max_rate: adaptive.max_rate,
+        });
+    }
+    builder = builder.honour_server_hints(config.honour_server_hints);
     Arc::new(builder.build())
 }
 
@@ -501,8 +706,12 @@ fn breaker(config: &BreakerConfig) -> Option<Arc<CircuitBreaker>> {
     if !config.enabled {
         return None;
     }
+    let mut builder = CircuitBreaker::builder();
+    if let Some(threshold) = config.slow_call_threshold {
+        builder = builder.slow_calls(threshold, config.slow_call_rate);
+    }
     Some(Arc::new(
-        CircuitBreaker::builder()
+        builder
             .consecutive_failures(config.consecutive_failures)
             .window(Window::last_calls(config.window_calls).minimum_calls(config.minimum_calls))
             .failure_rate(config.failure_rate)

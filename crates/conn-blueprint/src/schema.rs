@@ -29,6 +29,8 @@ pub enum Kind {
     StrList,
     /// An array of `{ count, per_seconds, burst }` tables.
     Limits,
+    /// A `conn_normalize::Mapping`: `{ fields = [{ field, from, ... }] }`.
+    Mapping,
 }
 
 impl Kind {
@@ -55,6 +57,9 @@ impl Kind {
             Kind::StrMap => "expected a table of strings".into(),
             Kind::StrList => "expected an array of strings".into(),
             Kind::Limits => "expected an array of { count, per_seconds, burst } tables".into(),
+            Kind::Mapping => {
+                "expected a field mapping { fields = [{ field = \"...\", from = \"/...\" }] }".into()
+            }
         }
     }
 }
@@ -115,6 +120,18 @@ pub const KEYS: &[KeySpec] = &[
         Kind::Duration,
         Some("\"120s\""),
         "Timeout of the whole call, retries and waits included. Must be >= timeouts.attempt.",
+    ),
+    key(
+        "timeouts.connect",
+        Kind::Duration,
+        Some("\"10s\""),
+        "Time to establish a connection, TLS included (HTTP transport built from the blueprint).",
+    ),
+    key(
+        "body_limit",
+        Kind::Int { min: 1 },
+        Some("16777216"),
+        "Largest response body accepted, in bytes (HTTP transport built from the blueprint; default 16 MiB).",
     ),
     key(
         "auth.type",
@@ -283,6 +300,36 @@ pub const KEYS: &[KeySpec] = &[
         "wait mode: longest wait for capacity (never past the call deadline).",
     ),
     key(
+        "throttle.honour_server_hints",
+        Kind::Bool,
+        Some("true"),
+        "Pause the quota on server hints (remaining = 0 with a reset, 429 with Retry-After).",
+    ),
+    key(
+        "throttle.adaptive.enabled",
+        Kind::Bool,
+        Some("false"),
+        "Learn a rate from 429s (drops x0.7 per 429, recovers along a cubic curve); enough for a throttle on its own.",
+    ),
+    key(
+        "throttle.adaptive.initial_rate",
+        Kind::Float,
+        Some("10.0"),
+        "adaptive: requests/second assumed when the first 429 arrives.",
+    ),
+    key(
+        "throttle.adaptive.min_rate",
+        Kind::Float,
+        Some("0.5"),
+        "adaptive: the learned rate never drops below this (> 0).",
+    ),
+    key(
+        "throttle.adaptive.max_rate",
+        Kind::Float,
+        Some("1000.0"),
+        "adaptive: the learned rate never recovers above this (>= min_rate).",
+    ),
+    key(
         "throttle.shared",
         Kind::Str,
         None,
@@ -331,6 +378,18 @@ pub const KEYS: &[KeySpec] = &[
         "Half-open probe calls that must succeed to close.",
     ),
     key(
+        "breaker.slow_call_threshold",
+        Kind::Duration,
+        None,
+        "Calls taking this long or longer count as slow (unset: slow calls are not tracked).",
+    ),
+    key(
+        "breaker.slow_call_rate",
+        Kind::Float,
+        Some("1.0"),
+        "With slow_call_threshold: open when this share of the window was slow (0 < rate <= 1).",
+    ),
+    key(
         "breaker.key",
         Kind::Enum(&["connector", "endpoint", "tenant", "tenant_endpoint"]),
         Some("\"connector\""),
@@ -347,6 +406,12 @@ pub const KEYS: &[KeySpec] = &[
         Kind::StrList,
         Some("[]"),
         "XML paths always mapped to arrays (e.g. \"orders.order\").",
+    ),
+    key(
+        "normalize.mapping",
+        Kind::Mapping,
+        None,
+        "Field mapping of the connector's documents (conn_normalize::Mapping): { fields = [{ field, from, default, required, coerce, each }] }; see registry.mapping(name).",
     ),
     key(
         "redirects.follow",

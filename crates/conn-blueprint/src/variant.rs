@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use conn_core::{
-    AttemptOutcome, BoxFuture, CallInfo, Context, Error, Permit, RetryDecision, RetryPolicy, Throttle,
+    AttemptOutcome, AuthStrategy, BoxFuture, Breaker, CallInfo, Context, Error, ErrorKind, Permit, Request,
+    RetryDecision, RetryPolicy, Throttle,
 };
 
 /// Decides, per call, whether it runs on the variant. The choice depends only
@@ -71,6 +72,16 @@ impl Selector {
     fn label(&self, variant: bool) -> &str {
         if variant { &self.name } else { "base" }
     }
+
+    fn outcome(&self, variant: bool, outcome: &'static str) {
+        metrics::counter!(
+            VARIANT_CALLS_TOTAL,
+            "connector" => self.connector.clone(),
+            "variant" => self.label(variant).to_owned(),
+            "outcome" => outcome,
+        )
+        .increment(1);
+    }
 }
 
 /// A retry policy that delegates to the base or the variant policy per call
@@ -92,13 +103,42 @@ impl RetryPolicy for SplitRetry {
             _ => "stop",
         };
         metrics::counter!(
-            "conn_blueprint_variant_decisions_total",
+            VARIANT_DECISIONS_TOTAL,
             "connector" => self.selector.connector.clone(),
             "variant" => self.selector.label(on_variant).to_owned(),
             "decision" => label,
         )
         .increment(1);
+        // The attempt whose outcome is the call's result: count it per variant.
+        let last = match &decision {
+            RetryDecision::Retry { delay } => !ends_before(*delay, call.deadline),
+            _ => true,
+        };
+        if last {
+            let outcome = match outcome.result {
+                Ok(response) => ErrorKind::from_status(response.status()).map_or("success", ErrorKind::label),
+                Err(error) => error.kind().label(),
+            };
+            self.selector.outcome(on_variant, outcome);
+        }
         decision
+    }
+}
+
+/// Retry decisions per variant: labels `connector`, `variant`, `decision`.
+pub const VARIANT_DECISIONS_TOTAL: &str = "conn_blueprint_variant_decisions_total";
+/// Calls finished per variant: labels `connector`, `variant` (`base` or the
+/// variant's name) and `outcome` (`success` or an `ErrorKind::label`, as in
+/// `conn_requests_total`; `rate_limited` for a call the throttle refused).
+pub const VARIANT_CALLS_TOTAL: &str = "conn_blueprint_variant_calls_total";
+
+/// Whether a retry after `delay` still starts before the deadline (as the pipeline decides).
+fn ends_before(delay: std::time::Duration, deadline: Option<tokio::time::Instant>) -> bool {
+    match deadline {
+        Some(deadline) => tokio::time::Instant::now()
+            .checked_add(delay)
+            .is_some_and(|end| end < deadline),
+        None => true,
     }
 }
 
@@ -113,11 +153,75 @@ pub(crate) struct SplitThrottle {
 impl Throttle for SplitThrottle {
     fn acquire<'a>(&'a self, call: &'a CallInfo<'a>) -> BoxFuture<'a, Result<Permit, Error>> {
         let on_variant = self.selector.pick(call, true);
-        if on_variant { &self.variant } else { &self.base }.acquire(call)
+        let throttle = if on_variant { &self.variant } else { &self.base };
+        Box::pin(async move {
+            let result = throttle.acquire(call).await;
+            if let Err(error) = &result {
+                self.selector.outcome(on_variant, error.kind().label());
+            }
+            result
+        })
     }
 
     fn observe(&self, call: &CallInfo<'_>, outcome: &AttemptOutcome<'_>) {
         let on_variant = self.selector.pick(call, false);
         if on_variant { &self.variant } else { &self.base }.observe(call, outcome)
+    }
+}
+
+/// The connector's breaker, counting calls it refuses per variant (a refused
+/// call never reaches the retry decision).
+pub(crate) struct CountingBreaker {
+    pub(crate) selector: Arc<Selector>,
+    pub(crate) inner: Arc<dyn Breaker>,
+}
+
+impl Breaker for CountingBreaker {
+    fn admit(&self, call: &CallInfo<'_>) -> Result<Permit, Error> {
+        let result = self.inner.admit(call);
+        if let Err(error) = &result {
+            let on_variant = self.selector.pick(call, false);
+            self.selector.outcome(on_variant, error.kind().label());
+        }
+        result
+    }
+
+    fn record(&self, call: &CallInfo<'_>, permit: Permit, outcome: &AttemptOutcome<'_>) {
+        self.inner.record(call, permit, outcome)
+    }
+}
+
+/// The connector's auth, counting calls that fail on it per variant (such a
+/// call never reaches the retry decision).
+pub(crate) struct CountingAuth {
+    pub(crate) selector: Arc<Selector>,
+    pub(crate) inner: Arc<dyn AuthStrategy>,
+}
+
+impl AuthStrategy for CountingAuth {
+    fn authorize<'a>(
+        &'a self,
+        request: &'a mut Request,
+        context: &'a Context,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let result = self.inner.authorize(request, context).await;
+            if let Err(error) = &result {
+                self.selector
+                    .outcome(self.selector.selects(context), error.kind().label());
+            }
+            result
+        })
+    }
+
+    fn refresh<'a>(&'a self, context: &'a Context) -> BoxFuture<'a, Result<bool, Error>> {
+        Box::pin(async move {
+            let result = self.inner.refresh(context).await;
+            if let Err(error) = &result {
+                self.selector
+                    .outcome(self.selector.selects(context), error.kind().label());
+            }
+            result
+        })
     }
 }

@@ -397,3 +397,135 @@ async fn the_example_blueprint_runs_a_workflow_against_the_test_server() {
         "[defaults] headers"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn transport_limits_and_slow_call_breaker_keys() {
+    let defaults = blueprint("[connectors.a]\nbase_url = \"https://a.example\"\n", &[]);
+    let config = defaults.connector("a").unwrap();
+    assert_eq!(config.connect_timeout, Duration::from_secs(10));
+    assert_eq!(config.body_limit, 16 * 1024 * 1024);
+    assert_eq!(config.breaker.slow_call_threshold, None);
+    assert_eq!(config.breaker.slow_call_rate, 1.0);
+
+    let bp = blueprint(
+        r#"
+[connectors.slow]
+base_url = "https://slow.example"
+timeouts = { connect = "2s" }
+body_limit = 1024
+retry = { max_attempts = 1 }
+breaker = { consecutive_failures = 0, slow_call_threshold = "1s", slow_call_rate = 0.5, window_calls = 4, minimum_calls = 4 }
+"#,
+        &[],
+    );
+    let config = bp.connector("slow").unwrap();
+    assert_eq!(config.connect_timeout, Duration::from_secs(2));
+    assert_eq!(config.body_limit, 1024);
+    assert_eq!(config.breaker.slow_call_threshold, Some(Duration::from_secs(1)));
+    Registry::from_blueprint_hyper(&bp).unwrap();
+
+    // Four slow successes open the circuit.
+    let transport = Arc::new(ScriptedTransport::new([
+        MockReply::status(200).delay(Duration::from_secs(2))
+    ]));
+    let registry = Registry::from_blueprint(&bp, transport.clone()).unwrap();
+    let slow = registry.get("slow").unwrap();
+    for _ in 0..4 {
+        slow.call(Request::get("/x"), Context::new()).await.unwrap();
+    }
+    let err = slow.call(Request::get("/x"), Context::new()).await.unwrap_err();
+    assert_eq!(err.kind(), conn_core::ErrorKind::CircuitOpen, "{err}");
+    assert_eq!(transport.count(), 4);
+
+    let errs = Blueprint::from_str_with_env(
+        "[connectors.a]\nbase_url = \"https://a.example\"\nbreaker = { slow_call_rate = 0, slow_call_threshold = \"0s\" }\ntimeouts.connect = \"0s\"\nbody_limit = 0\n",
+        &HashMap::new(),
+    )
+    .unwrap_err();
+    let shown = errs.to_string();
+    for path in [
+        "connectors.a.breaker.slow_call_rate",
+        "connectors.a.breaker.slow_call_threshold",
+        "connectors.a.timeouts.connect",
+        "connectors.a.body_limit",
+    ] {
+        assert!(errs.has(path), "{path}: {shown}");
+    }
+    assert_eq!(errs.len(), 4, "{shown}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn adaptive_throttle_from_the_blueprint_slows_down_after_a_429() {
+    let bp = blueprint(
+        r#"
+[connectors.a]
+base_url = "https://a.example"
+breaker = { enabled = false }
+retry = { max_attempts = 1 }
+throttle.adaptive = { enabled = true, initial_rate = 2.0, min_rate = 0.5, max_rate = 50 }
+throttle.honour_server_hints = false
+[connectors.a.variant]
+tenants = ["v"]
+throttle.adaptive.max_rate = 20
+"#,
+        &[],
+    );
+    let config = bp.connector("a").unwrap();
+    let adaptive = config.throttle.adaptive.unwrap();
+    assert_eq!(
+        (adaptive.initial_rate, adaptive.min_rate, adaptive.max_rate),
+        (2.0, 0.5, 50.0)
+    );
+    assert!(!config.throttle.honour_server_hints);
+    assert!(config.throttle.enabled());
+    assert_eq!(
+        config
+            .variant
+            .as_ref()
+            .unwrap()
+            .throttle
+            .adaptive
+            .unwrap()
+            .max_rate,
+        20.0
+    );
+    let defaults = blueprint("[connectors.b]\nbase_url = \"https://b.example\"\n", &[]);
+    let b = defaults.connector("b").unwrap();
+    assert!(b.throttle.adaptive.is_none() && b.throttle.honour_server_hints);
+
+    let transport = Arc::new(ScriptedTransport::new(
+        std::iter::repeat_with(|| MockReply::status(200)).take(5),
+    ));
+    transport.push([MockReply::status(429), MockReply::status(200)]);
+    let registry = Registry::from_blueprint(&bp, transport).unwrap();
+    assert!(registry.throttle("a").is_some());
+    let a = registry.get("a").unwrap();
+    let start = Instant::now();
+    for _ in 0..5 {
+        a.call(Request::get("/x"), Context::new()).await.unwrap();
+    }
+    assert!(
+        start.elapsed() < Duration::from_millis(100),
+        "no 429 yet: no limit"
+    );
+    a.call(Request::get("/x"), Context::new()).await.unwrap_err();
+    let start = Instant::now();
+    for _ in 0..4 {
+        a.call(Request::get("/x"), Context::new()).await.unwrap();
+    }
+    assert!(
+        start.elapsed() >= Duration::from_secs(1),
+        "after a 429 the learned rate spaces calls: {:?}",
+        start.elapsed()
+    );
+
+    let errs = Blueprint::from_str_with_env(
+        "[connectors.a]\nbase_url = \"https://a.example\"\nthrottle.adaptive = { enabled = true, min_rate = 0 }\n[connectors.b]\nbase_url = \"https://b.example\"\nthrottle.adaptive = { enabled = true, min_rate = 5, max_rate = 1 }\n",
+        &HashMap::new(),
+    )
+    .unwrap_err();
+    let shown = errs.to_string();
+    assert!(errs.has("connectors.a.throttle.adaptive.min_rate"), "{shown}");
+    assert!(errs.has("connectors.b.throttle.adaptive.max_rate"), "{shown}");
+    assert_eq!(errs.len(), 2, "{shown}");
+}
