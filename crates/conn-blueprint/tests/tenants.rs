@@ -319,3 +319,55 @@ auth = { type = "bearer", token = { env = "ACME_TOKEN" } }
     assert!(!registry.remove_tenant_auth("vendor", "late"));
     assert_eq!(sent(Some("late")).await, "Bearer shared");
 }
+
+/// The same isolation over real sockets, checked where requests land: the
+/// test kit server records which token every tenant's request carried.
+#[tokio::test]
+async fn one_hundred_concurrent_tenants_checked_at_the_test_kit_server() {
+    use conn_testkit::{Reply, TestServer};
+    let server = TestServer::start().await.unwrap();
+    server.route(
+        http::Method::GET,
+        "/data",
+        [Reply::json(200, "{}").delay(Duration::from_millis(5))],
+    );
+    let mut text = format!(
+        "[connectors.vendor]\nbase_url = \"{}\"\nallow_http = true\n\
+         auth = {{ type = \"bearer\", token = {{ env = \"SHARED_TOKEN\" }} }}\n",
+        server.url()
+    );
+    let mut env = HashMap::from([("SHARED_TOKEN".to_owned(), "shared".to_owned())]);
+    for i in 0..100 {
+        writeln!(
+            text,
+            "[connectors.vendor.tenants.t{i}]\nauth = {{ type = \"bearer\", token = {{ env = \"TOKEN_{i}\" }} }}"
+        )
+        .unwrap();
+        env.insert(format!("TOKEN_{i}"), format!("token-of-t{i}"));
+    }
+    let bp = Blueprint::from_str_with_env(&text, &env).unwrap_or_else(|e| panic!("{e}"));
+    let transport = Arc::new(conn_transport_hyper::HyperTransport::builder().build().unwrap());
+    let registry = Registry::from_blueprint(&bp, transport).unwrap();
+    let calls: Vec<_> = (0..100)
+        .map(|i| {
+            let vendor = registry.get("vendor").unwrap();
+            tokio::spawn(async move {
+                let tenant = format!("t{i}");
+                let request = Request::get("/data").query("tenant", tenant.as_str());
+                vendor.call(request, Context::new().tenant(tenant)).await
+            })
+        })
+        .collect();
+    for call in calls {
+        call.await.unwrap().unwrap();
+    }
+    let received = server.requests_to("/data");
+    assert_eq!(received.len(), 100);
+    for request in received {
+        let tenant = request.query().unwrap().trim_start_matches("tenant=").to_owned();
+        assert_eq!(
+            request.header("authorization"),
+            Some(format!("Bearer token-of-{tenant}").as_str())
+        );
+    }
+}
