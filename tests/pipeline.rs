@@ -711,3 +711,16 @@ async fn secrets_never_appear_in_errors_or_debug_output() {
         assert!(!text.contains(CANARY), "canary leaked into: {text}");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn enormous_timeouts_do_not_overflow() {
+    let transport = Arc::new(ScriptedTransport::new([MockReply::status(200)]));
+    let connector = connector(&transport)
+        .attempt_timeout(Duration::MAX)
+        .total_timeout(Duration::MAX)
+        .build()
+        .unwrap();
+    let context = Context::new().timeout(Duration::MAX);
+    let request = Request::get("/x").timeout(Duration::MAX);
+    connector.call(request, context).await.unwrap();
+}

@@ -76,9 +76,13 @@ impl TokenRequest {
         self
     }
 
-    /// Sets the deadline to `timeout` from now.
+    /// Sets the deadline to `timeout` from now (a timeout too large to
+    /// represent leaves the deadline as it was).
     pub fn timeout(self, timeout: Duration) -> Self {
-        self.deadline(Instant::now() + timeout)
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.deadline(deadline),
+            None => self,
+        }
     }
 
     /// The tenant the token is for.

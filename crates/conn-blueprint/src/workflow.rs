@@ -206,7 +206,7 @@ impl Workflow {
         if let Some(tenant) = self.tenant {
             base = base.tenant(tenant);
         }
-        let deadline = self.timeout.map(|t| Instant::now() + t);
+        let deadline = self.timeout.and_then(|t| Instant::now().checked_add(t));
         if let Some(deadline) = deadline {
             base = base.deadline(deadline);
         }

@@ -234,7 +234,7 @@ impl Connector {
         let path = inner.base.join(request.endpoint())?;
         let deadline = earliest(
             context.deadline_at(),
-            inner.total_timeout.map(|t| report.started + t),
+            inner.total_timeout.and_then(|t| report.started.checked_add(t)),
         );
         let mut attempt = 1;
         let mut refreshed = false;

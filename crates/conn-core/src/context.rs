@@ -59,9 +59,11 @@ impl Context {
         self
     }
 
-    /// Sets the deadline to `timeout` from now.
-    pub fn timeout(self, timeout: Duration) -> Self {
-        self.deadline(Instant::now() + timeout)
+    /// Sets the deadline to `timeout` from now (a timeout too large to
+    /// represent means no deadline).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.deadline = Instant::now().checked_add(timeout);
+        self
     }
 
     /// Adds a free-form tag (for logs and user-defined keys).

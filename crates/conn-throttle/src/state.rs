@@ -169,7 +169,7 @@ impl KeyState {
             match self.try_rates(now, &mut passed) {
                 Ok(()) => break,
                 Err(busy) => {
-                    if give_up_at.is_some_and(|at| now + busy.wait > at) {
+                    if give_up_at.is_some_and(|at| now.checked_add(busy.wait).is_none_or(|end| end > at)) {
                         return Err(rate_limited(busy.wait, busy.reason));
                     }
                     tokio::time::sleep(busy.wait).await;

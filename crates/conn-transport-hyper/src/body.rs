@@ -46,7 +46,8 @@ pub(crate) async fn read_limited(
     let mut first: Option<Bytes> = None;
     let mut rest = BytesMut::new();
     let mut total = 0usize;
-    let mut window = floor.map(|f| (Instant::now() + f.grace, 0u64));
+    // A grace too long to represent disables the check rather than overflowing.
+    let mut window = floor.and_then(|f| Some((Instant::now().checked_add(f.grace)?, 0u64)));
     loop {
         let frame = match (&mut window, floor) {
             (Some((check_at, in_window)), Some(floor)) => {
@@ -67,8 +68,13 @@ pub(crate) async fn read_limited(
                                 ),
                             ));
                         }
-                        *check_at += floor.grace;
                         *in_window = 0;
+                        match check_at.checked_add(floor.grace) {
+                            Some(next) => *check_at = next,
+                            // Unreachable in practice (the first window already
+                            // fit); stop checking rather than overflow.
+                            None => window = None,
+                        }
                         continue;
                     }
                 }
