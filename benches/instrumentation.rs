@@ -6,28 +6,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use conn::transport::{HyperTransport, Protocols};
-use conn::{
-    BoxFuture, Connector, Context, Error, Request, Telemetry, Transport, TransportRequest, TransportResponse,
-};
+use conn::{Connector, Context, Request, Telemetry, Transport};
 use conn_testkit::{Reply, TestServer};
+mod common;
+
+use common::Instant200;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const BODY: &str = r#"{"id":42,"name":"widget"}"#;
-
-/// A transport that answers 200 at once.
-struct Instant200;
-
-impl Transport for Instant200 {
-    fn send(&self, _: TransportRequest) -> BoxFuture<'static, Result<TransportResponse, Error>> {
-        let response = http::Response::builder()
-            .status(200)
-            .body(Bytes::from_static(BODY.as_bytes()))
-            .unwrap();
-        Box::pin(std::future::ready(Ok(TransportResponse::new(response))))
-    }
-}
 
 fn connector(base: &str, transport: Arc<dyn Transport>, enabled: bool) -> Connector {
     Connector::builder("bench")
@@ -90,7 +77,7 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let instant: Arc<dyn Transport> = Arc::new(Instant200);
+    let instant: Arc<dyn Transport> = Arc::new(Instant200(BODY));
     let off = connector("https://api.example.com", instant.clone(), false);
     let on = connector("https://api.example.com", instant.clone(), true);
 

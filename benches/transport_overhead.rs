@@ -10,8 +10,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use conn::transport::{HyperTransport, Protocols};
-use conn::{BoxFuture, Connector, Context, Error, Request, Transport, TransportRequest, TransportResponse};
+use conn::{Connector, Context, Request};
 use conn_testkit::{Reply, TestServer};
+mod common;
+
+use common::Instant200;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -104,7 +107,7 @@ fn bench(c: &mut Criterion) {
     // conn adds to every call, without the network's noise.
     let instant = Connector::builder("bench")
         .base_url("https://api.example.com")
-        .transport(Arc::new(Instant200))
+        .transport(Arc::new(Instant200(BODY)))
         .build()
         .unwrap();
     let mut group = c.benchmark_group("pipeline");
@@ -167,19 +170,6 @@ fn bench(c: &mut Criterion) {
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
-}
-
-/// A transport that answers 200 at once, to measure the pipeline alone.
-struct Instant200;
-
-impl Transport for Instant200 {
-    fn send(&self, _: TransportRequest) -> BoxFuture<'static, Result<TransportResponse, Error>> {
-        let response = http::Response::builder()
-            .status(200)
-            .body(Bytes::from_static(BODY.as_bytes()))
-            .unwrap();
-        Box::pin(std::future::ready(Ok(TransportResponse::new(response))))
-    }
 }
 
 criterion_group! {
