@@ -450,7 +450,7 @@ impl Publisher {
                     expires_at,
                 });
                 state.failure = None;
-                conn_core::telemetry::token_refreshed(true);
+                conn_core::component::hooks::token_refreshed(true);
                 Ok(token)
             }
             Err(failure) => {
@@ -468,7 +468,7 @@ impl Publisher {
                 if !failure.caller_deadline {
                     state.failure = Some(failure.clone());
                 }
-                conn_core::telemetry::token_refreshed(false);
+                conn_core::component::hooks::token_refreshed(false);
                 Err(failure)
             }
         }

@@ -5,11 +5,11 @@
 //! (no system call, no lock). Nonces and generated keys must be unpredictable
 //! and come from the operating system through `getrandom`.
 
-use conn_core::random::next_u64;
+use conn_core::component::random::next_u64;
 use conn_core::{Error, ErrorKind};
 
 /// A uniform value in `[0, 1)`, for jitter.
-pub(crate) use conn_core::random::unit;
+pub(crate) use conn_core::component::random::unit;
 
 /// 16 hex digits that identify a token in logs. They are derived from
 /// nothing secret, so logging them reveals nothing about the token.

@@ -111,7 +111,7 @@ impl RetryPolicy for SplitRetry {
         .increment(1);
         // The attempt whose outcome is the call's result: count it per variant.
         let last = match &decision {
-            RetryDecision::Retry { delay } => !ends_before(*delay, call.deadline),
+            RetryDecision::Retry { delay } => !call.deadline.allows_wait(*delay),
             _ => true,
         };
         if last {
@@ -131,16 +131,6 @@ pub const VARIANT_DECISIONS_TOTAL: &str = "conn_blueprint_variant_decisions_tota
 /// variant's name) and `outcome` (`success` or an `ErrorKind::label`, as in
 /// `conn_requests_total`; `rate_limited` for a call the throttle refused).
 pub const VARIANT_CALLS_TOTAL: &str = "conn_blueprint_variant_calls_total";
-
-/// Whether a retry after `delay` still starts before the deadline (as the pipeline decides).
-fn ends_before(delay: std::time::Duration, deadline: Option<tokio::time::Instant>) -> bool {
-    match deadline {
-        Some(deadline) => tokio::time::Instant::now()
-            .checked_add(delay)
-            .is_some_and(|end| end < deadline),
-        None => true,
-    }
-}
 
 /// A throttle that delegates to the base or the variant throttle per call;
 /// it also counts calls per variant (see [`Selector::counts`]).

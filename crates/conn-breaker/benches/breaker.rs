@@ -27,15 +27,7 @@ fn response(status: u16) -> TransportResponse {
 fn with_call<R>(f: impl FnOnce(&CallInfo<'_>) -> R) -> R {
     let request = Request::get("/items?page=2");
     let context = Context::new().tenant("acme");
-    let call = CallInfo {
-        connector: "bench",
-        request: &request,
-        context: &context,
-        attempt: 1,
-        started: tokio::time::Instant::now(),
-        deadline: None,
-        previous_delay: None,
-    };
+    let call = CallInfo::new("bench", &request, &context);
     f(&call)
 }
 

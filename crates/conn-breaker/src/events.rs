@@ -147,7 +147,7 @@ impl Events {
     /// (an upstream is being cut off).
     pub(crate) fn emit(&self, transition: Transition) {
         let key = display_key(&transition.key);
-        conn_core::telemetry::breaker_transition(
+        conn_core::component::hooks::breaker_transition(
             &transition.connector,
             self.label_keys.then_some(key.as_str()),
             transition.to.label(),

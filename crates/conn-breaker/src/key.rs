@@ -65,13 +65,13 @@ impl KeyBy {
     /// parts to build from and returns the connector's name.
     pub fn key_parts(&self, connector: &str, endpoint: &str, tenant: Option<&str>) -> String {
         let mut key = String::new();
-        self.build(&mut key, connector, path_of(endpoint), tenant);
+        self.build(&mut key, connector, conn_core::endpoint_path(endpoint), tenant);
         key
     }
 
     /// Runs `f` with the key of `call`, without allocating for the built-in keys.
     pub(crate) fn with_key<R>(&self, call: &CallInfo<'_>, f: impl FnOnce(&str) -> R) -> R {
-        let endpoint = || path_of(call.request.endpoint());
+        let endpoint = || call.request.path();
         match self {
             KeyBy::Connector => f(call.connector),
             KeyBy::Custom(key) => f(&key(call)),
@@ -95,7 +95,7 @@ impl KeyBy {
     /// the built key, without building it. Always false for `Custom`, whose
     /// key must be computed.
     pub(crate) fn matches(&self, key: &str, call: &CallInfo<'_>) -> bool {
-        let endpoint = || path_of(call.request.endpoint());
+        let endpoint = || call.request.path();
         let tenant = || call.context.tenant_id().unwrap_or_default();
         let after_connector = || {
             key.strip_prefix(call.connector)
@@ -135,11 +135,6 @@ impl KeyBy {
     }
 }
 
-/// The endpoint without its query.
-fn path_of(endpoint: &str) -> &str {
-    endpoint.split('?').next().unwrap_or_default()
-}
-
 impl fmt::Debug for KeyBy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -155,7 +150,6 @@ impl fmt::Debug for KeyBy {
 #[cfg(test)]
 mod tests {
     use conn_core::{Context, Request};
-    use tokio::time::Instant;
 
     use super::*;
 
@@ -165,15 +159,7 @@ mod tests {
             Some(t) => Context::new().tenant(t),
             None => Context::new(),
         };
-        let call = CallInfo {
-            connector: "c",
-            request: &request,
-            context: &context,
-            attempt: 1,
-            started: Instant::now(),
-            deadline: None,
-            previous_delay: None,
-        };
+        let call = CallInfo::new("c", &request, &context);
         by.key(&call)
     }
 
@@ -195,15 +181,7 @@ mod tests {
     fn matching_agrees_with_building() {
         let request = Request::get("/a/b?q=1");
         let context = Context::new().tenant("t");
-        let call = CallInfo {
-            connector: "c",
-            request: &request,
-            context: &context,
-            attempt: 1,
-            started: Instant::now(),
-            deadline: None,
-            previous_delay: None,
-        };
+        let call = CallInfo::new("c", &request, &context);
         let candidates = [
             "c",
             "c\u{1f}/a/b",

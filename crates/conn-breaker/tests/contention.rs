@@ -10,7 +10,6 @@ use std::time::Duration;
 use conn_breaker::{CircuitBreaker, State, Window};
 use conn_core::{Breaker, CallInfo, Context, Permit, Request};
 use support::{MS, outcome, response};
-use tokio::time::Instant;
 
 const PER_THREAD: u64 = 100_000;
 
@@ -23,15 +22,7 @@ fn on_two_threads(breaker: &CircuitBreaker, work: impl Fn(usize, &CircuitBreaker
             scope.spawn(move || {
                 let request = Request::get("/items");
                 let context = Context::new();
-                let call = CallInfo {
-                    connector: "api",
-                    request: &request,
-                    context: &context,
-                    attempt: 1,
-                    started: Instant::now(),
-                    deadline: None,
-                    previous_delay: None,
-                };
+                let call = CallInfo::new("api", &request, &context);
                 barrier.wait();
                 work(thread, breaker, &call);
             });
@@ -186,15 +177,7 @@ fn a_full_key_table_of_open_circuits_lets_new_keys_through_untracked() {
     breaker.force_open("api\u{1f}b");
     let request = Request::get("/x");
     let context = Context::new().tenant("c");
-    let call = CallInfo {
-        connector: "api",
-        request: &request,
-        context: &context,
-        attempt: 1,
-        started: Instant::now(),
-        deadline: None,
-        previous_delay: None,
-    };
+    let call = CallInfo::new("api", &request, &context);
     for _ in 0..3 {
         let permit = breaker.admit(&call).expect("untracked calls go through");
         breaker.record(&call, permit, &outcome(&response(503), MS));
@@ -225,15 +208,7 @@ fn interleaved_keys_on_one_thread_record_into_the_right_circuit() {
         .collect();
     let calls: Vec<_> = contexts
         .iter()
-        .map(|context| CallInfo {
-            connector: "api",
-            request: &request,
-            context,
-            attempt: 1,
-            started: Instant::now(),
-            deadline: None,
-            previous_delay: None,
-        })
+        .map(|context| CallInfo::new("api", &request, context))
         .collect();
     let (a, b, c) = (&calls[0], &calls[1], &calls[2]);
     let down = response(503);

@@ -4,14 +4,30 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::{Context, Error, Request, ServerHints, TransportResponse};
+use crate::{Context, Deadline, Error, Request, ServerHints, TransportResponse};
 
 /// The call a component is asked about: which connector, which request, for
 /// whom, which attempt, and until when.
 ///
 /// Components derive their keys from it (per connector, per endpoint, per
-/// tenant) and must never wait past `deadline`.
+/// tenant) and must never wait past `deadline`. The pipeline builds it;
+/// tests of a component build one with [`CallInfo::new`]:
+///
+/// ```
+/// use std::time::Duration;
+/// use conn_core::{CallInfo, Context, Deadline, Request};
+///
+/// let request = Request::get("/items?page=2");
+/// let context = Context::new().tenant("acme");
+/// let call = CallInfo::new("billing", &request, &context)
+///     .attempt(2)
+///     .deadline(Deadline::NONE)
+///     .previous_delay(Some(Duration::from_millis(100)));
+/// assert_eq!((call.connector, call.attempt), ("billing", 2));
+/// assert_eq!(call.request.path(), "/items");
+/// ```
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct CallInfo<'a> {
     /// The connector's name.
     pub connector: &'a str,
@@ -26,16 +42,54 @@ pub struct CallInfo<'a> {
     pub started: Instant,
     /// The effective deadline: the earlier of the context's deadline and the
     /// connector's total timeout.
-    pub deadline: Option<Instant>,
+    pub deadline: Deadline,
     /// The delay slept before this attempt, if it is a retry (decorrelated
     /// jitter and similar schedules build on it).
     pub previous_delay: Option<Duration>,
 }
 
-impl CallInfo<'_> {
+impl<'a> CallInfo<'a> {
+    /// The first attempt of a call to `connector`, starting now, without a
+    /// deadline.
+    pub fn new(connector: &'a str, request: &'a Request, context: &'a Context) -> Self {
+        CallInfo {
+            connector,
+            request,
+            context,
+            attempt: 1,
+            started: Instant::now(),
+            deadline: Deadline::NONE,
+            previous_delay: None,
+        }
+    }
+
+    /// Sets the attempt number.
+    pub fn attempt(mut self, attempt: u32) -> Self {
+        self.attempt = attempt;
+        self
+    }
+
+    /// Sets when the call began.
+    pub fn started(mut self, started: Instant) -> Self {
+        self.started = started;
+        self
+    }
+
+    /// Sets the deadline.
+    pub fn deadline(mut self, deadline: impl Into<Deadline>) -> Self {
+        self.deadline = deadline.into();
+        self
+    }
+
+    /// Sets the delay slept before this attempt.
+    pub fn previous_delay(mut self, delay: Option<Duration>) -> Self {
+        self.previous_delay = delay;
+        self
+    }
+
     /// Time left until the deadline (`None` when there is no deadline).
     pub fn remaining(&self) -> Option<Duration> {
-        self.deadline.map(|d| d.saturating_duration_since(Instant::now()))
+        self.deadline.remaining()
     }
 }
 

@@ -104,7 +104,10 @@ impl Context {
 /// predictable is fine.
 fn new_correlation_id() -> Arc<str> {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let (process, count) = (crate::random::process_key(), crate::random::next_sequence());
+    let (process, count) = (
+        crate::component::random::process_key(),
+        crate::component::random::next_sequence(),
+    );
     // Hand-rolled hex: this runs on every call, and `format!` costs ten times more.
     let mut id = String::with_capacity(32);
     for half in [process, count] {

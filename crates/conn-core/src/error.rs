@@ -165,6 +165,9 @@ struct Inner {
     attempts: u32,
     correlation_id: Option<Arc<str>>,
     retry_after: Option<Duration>,
+    /// Set when the kind alone does not say (an auth provider outage is
+    /// transient, a refused client secret is not).
+    transient: Option<bool>,
     source: Option<BoxError>,
     headers: Option<HeaderMap>,
     body: Option<Bytes>,
@@ -183,6 +186,7 @@ impl Error {
                 attempts: 0,
                 correlation_id: None,
                 retry_after: None,
+                transient: None,
                 source: None,
                 headers: None,
                 body: None,
@@ -227,22 +231,36 @@ impl Error {
         self
     }
 
-    /// Sets the number of attempts made; the [`Connector`](crate::Connector) sets it.
-    pub fn with_attempts(mut self, attempts: u32) -> Self {
-        self.inner.attempts = attempts;
-        self
-    }
-
-    /// Sets the correlation id of the call; the [`Connector`](crate::Connector) sets it.
-    pub fn with_correlation_id(mut self, id: Arc<str>) -> Self {
-        self.inner.correlation_id = Some(id);
-        self
-    }
-
-    /// Attaches the report of what the call did; the [`Connector`](crate::Connector) sets it.
+    /// Attaches the report of what the call did, and with it the call's
+    /// attempt count and correlation id; the [`Connector`](crate::Connector)
+    /// does this for every error it returns.
     pub fn with_report(mut self, report: CallReport) -> Self {
+        self.inner.attempts = u32::try_from(report.attempts.len()).unwrap_or(u32::MAX);
+        self.inner.correlation_id = Some(report.correlation_id.clone());
         self.inner.report = Some(report);
         self
+    }
+
+    /// Says whether trying again later may succeed, where the kind alone
+    /// does not decide it: an [`AuthProvider`](ErrorKind::AuthProvider) error
+    /// is transient when the token endpoint was down, permanent when it
+    /// refused the client's credentials.
+    ///
+    /// ```
+    /// use conn_core::{Error, ErrorKind};
+    ///
+    /// let outage = Error::new(ErrorKind::AuthProvider, "the token endpoint answered 503").transient(true);
+    /// assert!(outage.is_transient());
+    /// assert!(!Error::new(ErrorKind::AuthProvider, "invalid_client").is_transient());
+    /// ```
+    pub fn transient(mut self, transient: bool) -> Self {
+        self.inner.transient = Some(transient);
+        self
+    }
+
+    /// Takes the lower-level cause out, leaving none.
+    pub fn take_source(&mut self) -> Option<BoxError> {
+        self.inner.source.take()
     }
 
     /// Appends context to the message, e.g. why no further attempt was made.
@@ -300,8 +318,12 @@ impl Error {
 
     /// Whether trying the same call again later may succeed: connect errors,
     /// lost connections, timeouts, 408, 425, 429, 5xx other than 501 and 505,
-    /// and an open circuit.
+    /// an open circuit, and errors marked [`transient`](Self::transient)
+    /// (an auth provider that was down).
     pub fn is_transient(&self) -> bool {
+        if let Some(transient) = self.inner.transient {
+            return transient;
+        }
         match self.inner.kind {
             ErrorKind::Connect
             | ErrorKind::ConnectionLost

@@ -15,20 +15,26 @@
 //! | [`Breaker`] | whether an endpoint is called at all | [`NoBreaker`] |
 //! | [`Normalizer`] | how a body becomes a [`Document`] | [`JsonPassThrough`] |
 //!
-//! Every wait uses tokio time, so timing is testable on a paused clock.
+//! Every wait uses tokio time, so timing is testable on a paused clock, and
+//! every wait is bounded by one [`Deadline`].
+//!
+//! Authors of component crates find their building blocks (randomness for
+//! jitter, metric hooks) in [`component`].
 #![deny(missing_docs)]
 
 mod auth;
 mod breaker;
 mod call;
+pub mod component;
 mod connector;
 mod context;
 mod credentials;
+mod deadline;
 mod error;
 mod future;
+mod jitter;
 mod normalize;
 mod permit;
-pub mod random;
 mod redact;
 mod request;
 mod response;
@@ -43,13 +49,16 @@ mod url;
 pub use auth::{AuthStrategy, NoAuth};
 pub use breaker::{Breaker, NoBreaker};
 pub use call::{AttemptOutcome, CallInfo};
-pub use connector::{
-    Connector, ConnectorBuilder, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CORRELATION_HEADER, DEFAULT_TOTAL_TIMEOUT,
+pub use connector::Connector;
+pub use connector::builder::{
+    ConnectorBuilder, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CORRELATION_HEADER, DEFAULT_TOTAL_TIMEOUT,
 };
 pub use context::Context;
 pub use credentials::Credentials;
+pub use deadline::{AttemptLimit, Deadline};
 pub use error::{BoxError, Error, ErrorKind, TimeoutKind};
 pub use future::BoxFuture;
+pub use jitter::Jitter;
 pub use normalize::{Document, Format, JsonPassThrough, Normalizer};
 pub use permit::Permit;
 pub use redact::{SECRET_HEADERS, is_secret_header_name};
@@ -61,4 +70,4 @@ pub use server_hints::{HintParser, MAX_HINT, ResetFormat, ResetHeader, ServerHin
 pub use telemetry::Telemetry;
 pub use throttle::{NoThrottle, Throttle};
 pub use transport::{Transport, TransportRequest, TransportResponse};
-pub use url::BaseUrl;
+pub use url::{BaseUrl, endpoint_path};

@@ -192,6 +192,15 @@ impl Request {
         &self.endpoint
     }
 
+    /// The endpoint without its query: what reports, keys and labels name.
+    ///
+    /// ```
+    /// assert_eq!(conn_core::Request::get("/orders/7?expand=lines").path(), "/orders/7");
+    /// ```
+    pub fn path(&self) -> &str {
+        crate::endpoint_path(&self.endpoint)
+    }
+
     /// The query pairs, in order.
     pub fn query_pairs(&self) -> &[(String, String)] {
         &self.query

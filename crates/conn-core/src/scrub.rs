@@ -59,27 +59,20 @@ fn scrub_first_pass(text: &str) -> String {
     out
 }
 
-/// Whether `byte` can be part of an opaque token.
-fn token_byte(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~' | b'+' | b'/' | b'=')
-}
-
 /// If a secret starts at the beginning of `text`: how many bytes it spans
 /// and what replaces them.
 fn secret_at(text: &str) -> Option<(usize, String)> {
     let bytes = text.as_bytes();
     // "Bearer <credential>" / "Basic <credential>"
-    for scheme in ["bearer ", "basic "] {
-        if bytes.len() > scheme.len() && bytes[..scheme.len()].eq_ignore_ascii_case(scheme.as_bytes()) {
-            let value_len = bytes[scheme.len()..]
-                .iter()
-                .take_while(|b| token_byte(**b))
-                .count();
+    for scheme in STRONG_SCHEMES {
+        let prefix = scheme.len() + 1;
+        if bytes.len() > prefix
+            && starts_with_ignore_case(bytes, scheme.as_bytes())
+            && bytes[scheme.len()] == b' '
+        {
+            let value_len = bytes[prefix..].iter().take_while(|b| is_token_byte(**b)).count();
             if value_len > 0 {
-                return Some((
-                    scheme.len() + value_len,
-                    format!("{}{REDACTED}", &text[..scheme.len()]),
-                ));
+                return Some((prefix + value_len, format!("{}{REDACTED}", &text[..prefix])));
             }
         }
     }
@@ -130,7 +123,7 @@ fn secret_at(text: &str) -> Option<(usize, String)> {
         }
     }
     // A long unbroken run of token characters is an opaque credential.
-    let run = bytes.iter().take_while(|b| token_byte(**b)).count();
+    let run = bytes.iter().take_while(|b| is_token_byte(**b)).count();
     // 20 is the shortest opaque secret seen in the wild (hex API keys, session
     // ids); requiring a digit and a letter spares long words and numbers.
     let token_like =
@@ -256,13 +249,29 @@ fn scheme_credential_span(bytes: &[u8], i: usize) -> Option<(usize, usize)> {
         return None;
     }
     let end = run_end(bytes, start, is_token_byte);
+    let run = &bytes[start..end];
     // Credentials are long; a short word after `Token` is prose ("Token has
-    // been revoked"), which error messages need to keep.
-    (end - start >= MIN_CREDENTIAL).then_some((start, end))
+    // been revoked"). After the prose-like scheme words a credential must
+    // also look like one, so "token endpoint unavailable" stays readable.
+    let strong = STRONG_SCHEMES.iter().any(|s| s.eq_ignore_ascii_case(word));
+    (run.len() >= MIN_CREDENTIAL && (strong || looks_like_credential(run))).then_some((start, end))
 }
 
 /// The shortest run after an auth scheme word that is taken for a credential.
 const MIN_CREDENTIAL: usize = 8;
+
+/// Scheme words that only ever precede a credential (`Authorization:
+/// Bearer ...`); the others are ordinary words in prose too.
+const STRONG_SCHEMES: [&str; 2] = ["bearer", "basic"];
+
+/// Whether a run of token characters looks generated rather than written:
+/// a digit, a symbol, a capital after the first letter, or a length no
+/// word of prose has.
+fn looks_like_credential(run: &[u8]) -> bool {
+    run.len() >= 20
+        || run.iter().any(|b| !b.is_ascii_alphabetic())
+        || run.iter().skip(1).any(u8::is_ascii_uppercase)
+}
 
 /// The span of the value starting at `j`: a quoted string, element text, or a bare word.
 fn value_span(bytes: &[u8], j: usize, element_text: bool) -> Option<(usize, usize)> {
@@ -355,12 +364,58 @@ mod tests {
     #[test]
     fn keeps_what_is_not_secret() {
         for text in [
+            "token endpoint unavailable",
+            "the token endpoint answered 401 Unauthorized",
             r#"{"error":"invalid_grant","error_description":"Token has been revoked"}"#,
             "<html><body>502 Bad Gateway</body></html>",
             "page=2&sort=name",
             "ünïcödé text",
         ] {
             assert_eq!(scrub_secrets(text), text);
+        }
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// Text built from the pieces the rules react to, so the cases are dense in near-misses.
+        fn pieces() -> impl Strategy<Value = String> {
+            let piece = prop_oneof![
+                Just("token".to_owned()),
+                Just("Bearer ".to_owned()),
+                Just("basic ".to_owned()),
+                Just("password".to_owned()),
+                Just("api_key".to_owned()),
+                Just("=".to_owned()),
+                Just(": ".to_owned()),
+                Just("\"".to_owned()),
+                Just("'".to_owned()),
+                Just("<secret>".to_owned()),
+                Just("</secret>".to_owned()),
+                Just(REDACTED.to_owned()),
+                Just(" ".to_owned()),
+                Just("&".to_owned()),
+                Just("\\".to_owned()),
+                "[a-z]{1,12}",
+                "[A-Za-z0-9_.-]{8,40}",
+                "[0-9a-f]{20,33}",
+            ];
+            proptest::collection::vec(piece, 0..12).prop_map(|p| p.concat())
+        }
+
+        proptest! {
+            #[test]
+            fn scrubbing_twice_is_scrubbing_once(text in pieces()) {
+                let once = scrub_secrets(&text);
+                prop_assert_eq!(scrub_secrets(&once), once);
+            }
+
+            #[test]
+            fn any_text_is_safe(text in any::<String>()) {
+                let once = scrub_secrets(&text);
+                prop_assert_eq!(scrub_secrets(&once), once);
+            }
         }
     }
 }

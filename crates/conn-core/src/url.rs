@@ -144,6 +144,16 @@ impl BaseUrl {
     }
 }
 
+/// The path of an endpoint: everything before its `?`.
+///
+/// ```
+/// assert_eq!(conn_core::endpoint_path("/orders/7?expand=lines"), "/orders/7");
+/// assert_eq!(conn_core::endpoint_path("/orders"), "/orders");
+/// ```
+pub fn endpoint_path(endpoint: &str) -> &str {
+    endpoint.split_once('?').map_or(endpoint, |(path, _)| path)
+}
+
 /// Validates an endpoint and splits off its raw query.
 fn split_endpoint(endpoint: &str) -> Result<(&str, Option<&str>), Error> {
     if let Some(bad) = endpoint.bytes().find(|b| !b.is_ascii_graphic()) {
@@ -159,10 +169,8 @@ fn split_endpoint(endpoint: &str) -> Result<(&str, Option<&str>), Error> {
     if endpoint.contains('#') {
         return Err(Error::config("the endpoint contains a fragment"));
     }
-    let (path, query) = match endpoint.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
-        None => (endpoint, None),
-    };
+    let path = endpoint_path(endpoint);
+    let query = endpoint.get(path.len() + 1..);
     if path.starts_with("//") {
         return Err(Error::config("the endpoint is a protocol-relative URL (//host)"));
     }

@@ -69,10 +69,7 @@ impl ConnectorExt for Connector {
 
 /// Attaches what the call did, as the connector does for its own errors.
 fn with_call(error: Error, response: &Response) -> Error {
-    let report = response.report();
     error
-        .with_attempts(u32::try_from(report.attempts.len()).unwrap_or(u32::MAX))
-        .with_correlation_id(report.correlation_id.clone())
-        .with_report(report.clone())
+        .with_report(response.report().clone())
         .with_status(response.status())
 }

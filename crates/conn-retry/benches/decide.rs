@@ -19,14 +19,10 @@ fn bench(c: &mut Criterion) {
     let mut context = Context::new();
     context.ensure_correlation_id();
     let started = Instant::now();
-    let call = |attempt| CallInfo {
-        connector: "bench",
-        request: &request,
-        context: &context,
-        attempt,
-        started,
-        deadline: None,
-        previous_delay: None,
+    let call = |attempt| {
+        CallInfo::new("bench", &request, &context)
+            .attempt(attempt)
+            .started(started)
     };
     let response = |status: u16, headers: &[(&str, &str)]| {
         let mut builder = http::Response::builder().status(status);

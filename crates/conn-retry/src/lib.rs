@@ -43,7 +43,8 @@ pub mod classify;
 mod policy;
 mod random;
 
-pub use backoff::{Backoff, Jitter};
+pub use backoff::Backoff;
 pub use budget::RetryBudget;
 pub use classify::{Classifier, RetryReason};
+pub use conn_core::Jitter;
 pub use policy::{Retry, RetryBuilder};

@@ -4,7 +4,7 @@
 //! calls get different jitter, the same call and seed always get the same,
 //! and no lock is taken on the hot path.
 
-use conn_core::random::{next_u64, splitmix64, unit_from};
+use conn_core::component::random::{next_u64, splitmix64, unit_from};
 
 /// A seed for a policy that was given none.
 pub(crate) fn random_seed() -> u64 {

@@ -35,15 +35,7 @@ fn acquire_once(throttle: &Throttler, call: &CallInfo<'_>) {
 fn with_call<R>(f: impl FnOnce(&CallInfo<'_>) -> R) -> R {
     let request = Request::get("/items");
     let context = Context::new().tenant("acme");
-    let call = CallInfo {
-        connector: "bench",
-        request: &request,
-        context: &context,
-        attempt: 1,
-        started: tokio::time::Instant::now(),
-        deadline: None,
-        previous_delay: None,
-    };
+    let call = CallInfo::new("bench", &request, &context);
     f(&call)
 }
 

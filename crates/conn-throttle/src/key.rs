@@ -27,7 +27,7 @@ pub enum KeyBy {
 impl KeyBy {
     /// The key of `call`.
     pub fn key<'a>(&self, call: &CallInfo<'a>) -> Cow<'a, str> {
-        let endpoint = || call.request.endpoint().split('?').next().unwrap_or_default();
+        let endpoint = || call.request.path();
         match self {
             KeyBy::Global => Cow::Borrowed(""),
             KeyBy::Tenant => Cow::Borrowed(call.context.tenant_id().unwrap_or_default()),

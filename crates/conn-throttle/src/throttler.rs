@@ -171,12 +171,8 @@ impl Throttle for Throttler {
             let slot = match self.shared.settings.mode {
                 Mode::Reject => state.admit_now(now)?,
                 Mode::Wait { max_wait } => {
-                    let limit = now.checked_add(max_wait);
-                    let give_up_at = match (limit, call.deadline) {
-                        (Some(limit), Some(deadline)) => Some(limit.min(deadline)),
-                        (limit, deadline) => limit.or(deadline),
-                    };
-                    state.admit(now, give_up_at).await?
+                    let give_up_at = call.deadline.earliest(now.checked_add(max_wait));
+                    state.admit(now, give_up_at.instant()).await?
                 }
             };
             Ok(Permit::new(slot))

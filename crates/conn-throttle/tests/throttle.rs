@@ -408,15 +408,7 @@ async fn idle_keys_are_evicted_and_memory_is_bounded() {
         let request = Request::get("/x");
         let context = Context::new().tenant(key.as_str());
         // Acquire directly through the trait: a million pipeline calls would only slow the test.
-        let call = conn_core::CallInfo {
-            connector: "t",
-            request: &request,
-            context: &context,
-            attempt: 1,
-            started: Instant::now(),
-            deadline: None,
-            previous_delay: None,
-        };
+        let call = conn_core::CallInfo::new("t", &request, &context);
         drop(conn_core::Throttle::acquire(&throttle, &call).await.unwrap());
     }
     assert_eq!(throttle.key_count(), 1_000_000);

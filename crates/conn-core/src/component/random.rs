@@ -25,7 +25,8 @@ pub fn next_sequence() -> u64 {
 /// A value that differs for every call in this process and between processes.
 ///
 /// ```
-/// assert_ne!(conn_core::random::next_u64(), conn_core::random::next_u64());
+/// use conn_core::component::random;
+/// assert_ne!(random::next_u64(), random::next_u64());
 /// ```
 pub fn next_u64() -> u64 {
     splitmix64(process_key() ^ splitmix64(next_sequence()))

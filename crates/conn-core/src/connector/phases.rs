@@ -1,0 +1,270 @@
+//! The phases of one attempt, in the order they run:
+//! `admit` (breaker, throttle) -> `prepare` (auth, wire request) ->
+//! `transmit` (one timer for the attempt timeout and the deadline) ->
+//! `settle` (hints, throttle and breaker feedback, the attempt's record) ->
+//! `decide` (401 replay, retry policy), whose [`Next`] the loop carries out.
+
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::StatusCode;
+use http::header::HeaderValue;
+use tokio::time::Instant;
+
+use super::pipeline::Pipeline;
+use super::state::CallState;
+use crate::telemetry::call::AttemptTelemetry;
+use crate::{
+    AttemptOutcome, AttemptRecord, AttemptResult, CallInfo, Error, ErrorKind, Permit, Request, RetryDecision,
+    ServerHints, TransportRequest, TransportResponse,
+};
+
+/// What the loop does after an attempt: `decide` answers, `run` only carries it out.
+pub(crate) enum Next {
+    /// The credentials were refreshed after a 401: send again at once (not a retry).
+    Replay,
+    /// Sleep this long, then make the next attempt.
+    RetryAfter(Duration),
+    /// The call is over with this result.
+    Finish(Result<http::Response<Bytes>, Error>),
+}
+
+/// An admitted attempt: the permits it holds until it ends, and its timing so far.
+pub(crate) struct Admission {
+    breaker: Permit,
+    throttle: Permit,
+    started: Instant,
+    throttle_wait: Duration,
+}
+
+/// An attempt that went on the wire.
+pub(crate) struct Transmitted {
+    result: Result<TransportResponse, Error>,
+    sent: Instant,
+    done: Instant,
+}
+
+/// An attempt whose outcome every component has seen.
+pub(crate) struct Settled {
+    result: Result<TransportResponse, Error>,
+    hints: ServerHints,
+    latency: Duration,
+}
+
+impl Pipeline {
+    /// The breaker first (an open circuit fails fast, without waiting for
+    /// capacity), then the throttle, never past the deadline.
+    pub(crate) async fn admit(
+        &self,
+        call: &CallInfo<'_>,
+        telemetry: &impl AttemptTelemetry,
+    ) -> Result<Admission, Error> {
+        let started = Instant::now();
+        let breaker = self
+            .breaker
+            .admit(call)
+            .inspect_err(|err| telemetry.breaker_refused(err))?;
+        let throttle = call
+            .deadline
+            .within("waiting for the throttle", self.throttle.acquire(call))
+            .await
+            .inspect_err(|err| telemetry.throttle_refused(err))?;
+        let throttle_wait = started.elapsed();
+        telemetry.throttled(throttle_wait);
+        Ok(Admission {
+            breaker,
+            throttle,
+            started,
+            throttle_wait,
+        })
+    }
+
+    /// Credentials on a fresh copy of the request, then the wire request.
+    pub(crate) async fn prepare(
+        &self,
+        state: &mut CallState<'_>,
+        call: &CallInfo<'_>,
+        path: &str,
+        telemetry: &impl AttemptTelemetry,
+    ) -> Result<TransportRequest, Error> {
+        let mut outgoing = call.request.clone();
+        call.deadline
+            .within("authorizing", self.auth.authorize(&mut outgoing, call.context))
+            .await?;
+        if let Some(reason) = state.note_degraded(outgoing.degraded()) {
+            telemetry.degraded(reason);
+        }
+        let wire = self.wire_request(outgoing, path, &state.report.correlation_id)?;
+        telemetry.request_body(wire.request.body());
+        Ok(wire)
+    }
+
+    /// The attempt on the wire, under the nearer of its timeout and the deadline.
+    pub(crate) async fn transmit(
+        &self,
+        call: &CallInfo<'_>,
+        wire: TransportRequest,
+    ) -> Result<Transmitted, Error> {
+        let limit = call
+            .deadline
+            .attempt_limit(call.request.attempt_timeout().or(self.attempt_timeout))?;
+        let sent = Instant::now();
+        let result = limit.run(self.transport.send(wire)).await;
+        Ok(Transmitted {
+            result,
+            sent,
+            done: Instant::now(),
+        })
+    }
+
+    /// Frees the throttle slot, parses the server's hints once, lets the
+    /// throttle and the breaker learn the outcome, and records the attempt.
+    pub(crate) fn settle(
+        &self,
+        state: &mut CallState<'_>,
+        call: &CallInfo<'_>,
+        admission: Admission,
+        transmitted: Transmitted,
+        telemetry: &impl AttemptTelemetry,
+    ) -> Settled {
+        let Admission {
+            breaker,
+            throttle,
+            started,
+            throttle_wait,
+        } = admission;
+        let Transmitted { result, sent, done } = transmitted;
+        drop(throttle);
+        let hints = match &result {
+            Ok(response) => self.hints.parse(response.headers(), SystemTime::now()),
+            Err(_) => ServerHints::default(),
+        };
+        let settled = Settled {
+            result,
+            hints,
+            latency: done - sent,
+        };
+        self.throttle.observe(call, &settled.outcome());
+        self.breaker.record(call, breaker, &settled.outcome());
+        telemetry.answered(&settled.result);
+        state.record(AttemptRecord {
+            number: state.next_send(),
+            started,
+            sent,
+            first_byte: settled.result.as_ref().ok().and_then(|r| r.first_byte),
+            done,
+            throttle_wait,
+            result: match &settled.result {
+                Ok(response) => AttemptResult::Status(response.status()),
+                Err(err) => AttemptResult::Failed(err.kind()),
+            },
+            auth_replay: state.is_replay(),
+            delay_after: None,
+        });
+        settled
+    }
+
+    /// A 401 is answered once per call by refreshing the credentials and
+    /// replaying; anything else goes to the retry policy, whose delay must
+    /// end before the deadline.
+    pub(crate) async fn decide(
+        &self,
+        state: &mut CallState<'_>,
+        call: &CallInfo<'_>,
+        settled: Settled,
+        telemetry: &impl AttemptTelemetry,
+    ) -> Result<Next, Error> {
+        if settled.status() == Some(StatusCode::UNAUTHORIZED)
+            && state.take_refresh()
+            && call
+                .deadline
+                .within("refreshing credentials", self.auth.refresh(call.context))
+                .await?
+        {
+            telemetry.replaying();
+            return Ok(Next::Replay);
+        }
+        let note = match self.retry.decide(call, &settled.outcome()) {
+            RetryDecision::Retry { delay } if call.deadline.allows_wait(delay) => {
+                telemetry.retry_scheduled(delay, &settled.outcome());
+                return Ok(Next::RetryAfter(delay));
+            }
+            RetryDecision::Retry { .. } => {
+                Some("no time left before the deadline for another attempt".into())
+            }
+            RetryDecision::GiveUp { reason } => Some(reason),
+            RetryDecision::Stop => None,
+        };
+        let result = settled.finish();
+        Ok(Next::Finish(match note {
+            Some(note) => result.map_err(|err| err.with_note(&note)),
+            None => result,
+        }))
+    }
+
+    /// The wire request of one attempt: the joined URI, default headers
+    /// under the request's own, the correlation id.
+    fn wire_request(
+        &self,
+        outgoing: Request,
+        path: &str,
+        correlation: &str,
+    ) -> Result<TransportRequest, Error> {
+        let uri = self.base.uri(path, &outgoing.query)?;
+        let mut headers = if self.default_headers.is_empty() {
+            outgoing.headers
+        } else {
+            let mut headers = self.default_headers.clone();
+            headers.extend(outgoing.headers);
+            headers
+        };
+        if let Some(name) = &self.correlation_header {
+            if !headers.contains_key(name) {
+                let value = HeaderValue::from_str(correlation)
+                    .map_err(|_| Error::config("the correlation id is not a valid header value"))?;
+                headers.insert(name.clone(), value);
+            }
+        }
+        let mut request = http::Request::new(outgoing.body);
+        *request.method_mut() = outgoing.method;
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
+        Ok(TransportRequest {
+            request,
+            credentials: outgoing.credentials,
+        })
+    }
+}
+
+impl Settled {
+    /// The outcome as retry policies, throttles and breakers see it.
+    fn outcome(&self) -> AttemptOutcome<'_> {
+        AttemptOutcome {
+            result: self.result.as_ref(),
+            latency: self.latency,
+            hints: self.hints,
+        }
+    }
+
+    fn status(&self) -> Option<StatusCode> {
+        self.result.as_ref().ok().map(TransportResponse::status)
+    }
+
+    /// The call's result from this, its last attempt: 1xx-3xx are the
+    /// response, 4xx/5xx a classified error that keeps it.
+    fn finish(self) -> Result<http::Response<Bytes>, Error> {
+        let response = self.result?.response;
+        let status = response.status();
+        if ErrorKind::from_status(status).is_none() {
+            return Ok(response);
+        }
+        let (parts, body) = response.into_parts();
+        match Error::from_response(status, parts.headers, body) {
+            Some(err) => Err(match self.hints.wait() {
+                Some(after) => err.with_retry_after(after),
+                None => err,
+            }),
+            None => unreachable!("from_status and from_response agree on what is an error"),
+        }
+    }
+}
