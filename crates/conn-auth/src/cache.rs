@@ -83,6 +83,11 @@ struct Failure {
     kind: ErrorKind,
     message: Arc<str>,
     status: Option<StatusCode>,
+    /// Whether trying again later may succeed (an endpoint outage), as the
+    /// provider's error said.
+    transient: bool,
+    /// The provider error's own cause (the transport error of an outage).
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
     at: Instant,
     /// The fetch ran out of the triggering call's time, not the endpoint's:
     /// it says nothing about the endpoint, and calls with more time left
@@ -91,9 +96,11 @@ struct Failure {
 }
 
 impl Failure {
-    fn from_error(err: &Error, caller_deadline: bool) -> Self {
+    fn from_error(mut err: Error, caller_deadline: bool) -> Self {
         let out_of_time = err.kind() == ErrorKind::Timeout(TimeoutKind::Deadline);
         Failure {
+            transient: err.is_transient(),
+            source: err.take_source().map(Arc::from),
             // A background fetch that ran out of the cache's own time limit
             // is the endpoint's failure, not any call's deadline.
             kind: if out_of_time && !caller_deadline {
@@ -110,11 +117,15 @@ impl Failure {
         }
     }
 
+    /// A failure of the fetch itself (its time limit, its task), not of
+    /// anything the endpoint said: worth trying again.
     fn new(kind: ErrorKind, message: String, caller_deadline: bool) -> Self {
         Failure {
             kind,
             message: Arc::from(message),
             status: None,
+            transient: true,
+            source: None,
             at: Instant::now(),
             caller_deadline,
         }
@@ -129,11 +140,14 @@ impl Failure {
     }
 
     fn to_error(&self) -> Error {
-        let err = Error::new(self.kind, self.message.to_string());
-        match self.status {
-            Some(status) => err.with_status(status),
-            None => err,
+        let mut err = Error::new(self.kind, self.message.to_string()).transient(self.transient);
+        if let Some(status) = self.status {
+            err = err.with_status(status);
         }
+        if let Some(source) = &self.source {
+            err = err.with_source(source.clone());
+        }
+        err
     }
 }
 
@@ -388,7 +402,7 @@ impl PendingFetch {
             let limit = request.deadline_at().unwrap_or(publisher.started + FAR);
             let outcome = match tokio::time::timeout_at(limit, provider.fetch(&request)).await {
                 Ok(Ok(token)) => Ok(token),
-                Ok(Err(err)) => Err(Failure::from_error(&err, publisher.caller_deadline)),
+                Ok(Err(err)) => Err(Failure::from_error(err, publisher.caller_deadline)),
                 Err(_) if publisher.caller_deadline => Err(Failure::new(
                     ErrorKind::Timeout(TimeoutKind::Deadline),
                     "the deadline passed before a token was obtained".to_owned(),

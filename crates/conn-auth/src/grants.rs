@@ -8,7 +8,9 @@ use conn_core::{BoxFuture, Error, ErrorKind};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::store::tenant_label;
-use crate::{OAuth2Client, StoredToken, Token, TokenForm, TokenProvider, TokenRequest, TokenStore};
+use crate::{
+    OAuth2Client, StoredToken, Token, TokenForm, TokenProvider, TokenRequest, TokenResponse, TokenStore,
+};
 
 /// The client credentials grant (RFC 6749 §4.4): the client's own id and
 /// secret buy an access token, with optional scopes and audience. A
@@ -29,11 +31,19 @@ use crate::{OAuth2Client, StoredToken, Token, TokenForm, TokenProvider, TokenReq
 /// // Connector::builder("vendor").auth(auth)...
 /// # let _ = auth;
 /// ```
-#[derive(Clone, Debug)]
+///
+/// Some servers answer a client credentials request with a refresh token as
+/// well; a server that issues one expects it to be used. The grant keeps it
+/// (per tenant, in memory) and renews with it, replaced whenever the server
+/// rotates it; when the server refuses it, the grant falls back to the
+/// client's own credentials.
+#[derive(Clone)]
 pub struct ClientCredentials {
     client: OAuth2Client,
     scopes: Vec<String>,
     params: Vec<(String, String)>,
+    /// Refresh tokens the server issued, per tenant (clones share them).
+    refresh_tokens: Arc<Mutex<HashMap<TenantKey, SecretString>>>,
 }
 
 impl ClientCredentials {
@@ -43,6 +53,7 @@ impl ClientCredentials {
             client,
             scopes: Vec::new(),
             params: Vec::new(),
+            refresh_tokens: Arc::default(),
         }
     }
 
@@ -84,14 +95,69 @@ impl ClientCredentials {
         }
         form
     }
+
+    fn refresh_tokens(&self) -> MutexGuard<'_, HashMap<TenantKey, SecretString>> {
+        // Entries are replaced whole, so a poisoned map is still consistent.
+        self.refresh_tokens.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps the refresh token a response carried, if any.
+    fn keep_refresh_token(&self, tenant: Option<&str>, response: &TokenResponse) {
+        if let Some(refresh_token) = response.refresh_token() {
+            self.refresh_tokens()
+                .insert(tenant.map(str::to_owned), refresh_token.clone());
+        }
+    }
+
+    /// Renews with the kept refresh token. `None` when there is none, or the
+    /// server refused it (it is then forgotten, and the client credentials
+    /// are used instead); an outage is the call's error.
+    async fn renew(&self, request: &TokenRequest) -> Option<Result<TokenResponse, Error>> {
+        let tenant = request.tenant();
+        let refresh_token = self.refresh_tokens().get(&tenant.map(str::to_owned)).cloned()?;
+        let mut form = TokenForm::new("refresh_token")
+            .secret("refresh_token", refresh_token)
+            .single_use();
+        if !self.scopes.is_empty() {
+            form = form.param("scope", self.scopes.join(" "));
+        }
+        match self.client.request_token(&form, request).await {
+            Err(err) if !err.is_transient() => {
+                tracing::debug!(
+                    target: "conn_auth::token_endpoint",
+                    tenant = tenant_label(tenant),
+                    error = %err,
+                    "refresh token refused; requesting with the client credentials"
+                );
+                self.refresh_tokens().remove(&tenant.map(str::to_owned));
+                None
+            }
+            result => Some(result),
+        }
+    }
 }
 
 impl TokenProvider for ClientCredentials {
     fn fetch<'a>(&'a self, request: &'a TokenRequest) -> BoxFuture<'a, Result<Token, Error>> {
         Box::pin(async move {
-            let response = self.client.request_token(&self.form(), request).await?;
+            let response = match self.renew(request).await {
+                Some(renewed) => renewed?,
+                None => self.client.request_token(&self.form(), request).await?,
+            };
+            self.keep_refresh_token(request.tenant(), &response);
             Ok(response.into_token())
         })
+    }
+}
+
+impl fmt::Debug for ClientCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientCredentials")
+            .field("client", &self.client)
+            .field("scopes", &self.scopes)
+            .field("params", &self.params)
+            .field("refresh_tokens_kept", &self.refresh_tokens().len())
+            .finish()
     }
 }
 

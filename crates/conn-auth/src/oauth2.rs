@@ -7,13 +7,13 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use conn_core::{
-    Credentials, Error, ErrorKind, HintParser, TimeoutKind, Transport, TransportRequest, TransportResponse,
+    Credentials, Deadline, Error, ErrorKind, HintParser, Jitter, TimeoutKind, Transport, TransportRequest,
+    TransportResponse,
 };
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{Method, Uri};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use tokio::time::Instant;
 use zeroize::Zeroizing;
 
 use crate::basic::basic_credentials;
@@ -310,22 +310,13 @@ impl OAuth2Client {
     ) -> Result<TokenResponse, Error> {
         let inner = &*self.inner;
         let tenant = tenant_label(request.tenant());
+        let deadline = Deadline::from(request.deadline_at());
         let mut attempt = 1;
         loop {
-            let (limit, limit_kind) = match request.deadline_at() {
-                Some(deadline) => {
-                    let remaining = deadline.saturating_duration_since(Instant::now());
-                    if remaining.is_zero() {
-                        return Err(out_of_time(attempt - 1));
-                    }
-                    if inner.request_timeout < remaining {
-                        (inner.request_timeout, TimeoutKind::Attempt)
-                    } else {
-                        (remaining, TimeoutKind::Deadline)
-                    }
-                }
-                None => (inner.request_timeout, TimeoutKind::Attempt),
-            };
+            let limit = deadline
+                .attempt_limit(Some(inner.request_timeout))
+                .map_err(|_| out_of_time(attempt - 1))?;
+            let limit_duration = limit.duration().unwrap_or(inner.request_timeout);
             let wire = self.wire_request(form)?;
             tracing::debug!(
                 target: "conn_auth::token_endpoint",
@@ -335,16 +326,18 @@ impl OAuth2Client {
                 correlation_id = request.correlation_id().unwrap_or("-"),
                 "token request"
             );
-            let failure = match tokio::time::timeout(limit, inner.transport.send(wire)).await {
-                Err(_) if limit_kind == TimeoutKind::Deadline => return Err(out_of_time(attempt)),
+            let failure = match tokio::time::timeout(limit_duration, inner.transport.send(wire)).await {
+                Err(_) if limit.kind() == TimeoutKind::Deadline => return Err(out_of_time(attempt)),
                 Err(_) => Failure {
+                    // An endpoint too slow to answer is an outage, not a wrong secret.
                     error: Error::new(
                         ErrorKind::AuthProvider,
                         format!(
                             "the token endpoint did not answer within {} ms",
-                            limit.as_millis()
+                            limit_duration.as_millis()
                         ),
-                    ),
+                    )
+                    .transient(true),
                     retry: !form.single_use,
                     wait: None,
                 },
@@ -354,7 +347,9 @@ impl OAuth2Client {
                     error: Error::new(
                         ErrorKind::AuthProvider,
                         format!("the token endpoint could not be reached: {err}"),
-                    ),
+                    )
+                    .transient(err.is_transient())
+                    .with_source(err),
                     wait: None,
                 },
                 Ok(Ok(response)) => match self.read_response(&response, form) {
@@ -395,12 +390,7 @@ impl OAuth2Client {
             let delay = self
                 .backoff(attempt)
                 .max(failure.wait.unwrap_or_default().min(MAX_HINT_WAIT));
-            let fits = request.deadline_at().is_none_or(|deadline| {
-                Instant::now()
-                    .checked_add(delay)
-                    .is_some_and(|end| end < deadline)
-            });
-            if !fits {
+            if !deadline.allows_wait(delay) {
                 return Err(attempts_note(failure.error)
                     .with_note("no time left before the deadline for another attempt"));
             }
@@ -422,7 +412,7 @@ impl OAuth2Client {
         let inner = &*self.inner;
         let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
         let delay = inner.backoff_base.saturating_mul(factor).min(inner.backoff_max);
-        delay / 2 + delay.mul_f64(random::unit() / 2.0)
+        Jitter::Equal.apply(delay, random::unit())
     }
 
     fn wire_request(&self, form: &TokenForm) -> Result<TransportRequest, Error> {
@@ -517,12 +507,16 @@ impl OAuth2Client {
                 "; the refresh token was revoked, expired or already used: authorize again and seed the new refresh token",
             );
         }
+        // The endpoint is down or overloaded: an outage, worth trying again
+        // later. Any other refusal (invalid_client, invalid_grant) is permanent.
         let retry = matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504);
         let wait = HintParser::default()
             .parse(response.headers(), SystemTime::now())
             .wait();
         Err(Failure {
-            error: Error::new(ErrorKind::AuthProvider, message).with_status(status),
+            error: Error::new(ErrorKind::AuthProvider, message)
+                .with_status(status)
+                .transient(retry),
             retry,
             wait,
         })

@@ -1004,3 +1004,101 @@ impl conn_core::Transport for RecordingTransport {
         self.inner.send(request)
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_token_endpoint_that_is_down_is_a_transient_error_that_keeps_its_cause() {
+    let endpoint = scripted([MockReply::error(ErrorKind::Connect)]);
+    let connector = api(Arc::new(cc_auth(&endpoint)), &ok_api());
+
+    let err = connector
+        .call(Request::get("/data"), Context::new())
+        .await
+        .unwrap_err();
+
+    assert!(err.is_auth_provider(), "{err}");
+    assert!(err.is_transient(), "an outage is worth trying again: {err}");
+    let source = std::error::Error::source(&err).expect("the transport error is kept");
+    assert!(source.to_string().contains("connect"), "{source}");
+    assert_eq!(endpoint.count(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_token_endpoint_answering_5xx_is_transient_and_a_refused_secret_is_not() {
+    let endpoint = scripted([MockReply::status(503)]);
+    let err = api(Arc::new(cc_auth(&endpoint)), &ok_api())
+        .call(Request::get("/data"), Context::new())
+        .await
+        .unwrap_err();
+    assert!(err.is_auth_provider() && err.is_transient(), "{err}");
+
+    let endpoint = scripted([oauth_error(401, "invalid_client", "bad secret")]);
+    let err = api(Arc::new(cc_auth(&endpoint)), &ok_api())
+        .call(Request::get("/data"), Context::new())
+        .await
+        .unwrap_err();
+    assert!(err.is_auth_provider() && !err.is_transient(), "{err}");
+
+    let endpoint = scripted([oauth_error(400, "invalid_grant", "revoked")]);
+    let grant = refresh_grant(&endpoint, Arc::new(MemoryStore::new()));
+    let err = api(Arc::new(TokenAuth::new(Arc::new(grant))), &ok_api())
+        .call(Request::get("/data"), Context::new())
+        .await
+        .unwrap_err();
+    assert!(err.is_auth_provider() && !err.is_transient(), "{err}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn token_errors_through_the_cache_keep_their_words() {
+    let endpoint = scripted([oauth_error(401, "invalid_client", "Client authentication failed")]);
+    let err = api(Arc::new(cc_auth(&endpoint)), &ok_api())
+        .call(Request::get("/data"), Context::new())
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("the token endpoint answered 401 Unauthorized: invalid_client"),
+        "{message}"
+    );
+    assert!(!message.contains("<redacted>"), "{message}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn client_credentials_keeps_a_refresh_token_the_server_issues_and_renews_with_it() {
+    let endpoint = scripted([
+        token("at-1", Some(3600), Some("rt-1")),
+        token("at-2", Some(3600), Some("rt-2")),
+        token("at-3", Some(3600), None),
+        oauth_error(400, "invalid_grant", "expired"),
+        token("at-4", Some(3600), None),
+    ]);
+    let api_transport = scripted([MockReply::json(200, "{}")]);
+    let connector = api(Arc::new(cc_auth(&endpoint)), &api_transport);
+    for _ in 0..4 {
+        connector
+            .call(Request::get("/data"), Context::new())
+            .await
+            .unwrap();
+        // Past the token's refresh point: the next call needs a new one.
+        tokio::time::advance(3600 * S).await;
+    }
+
+    assert_eq!(
+        form_values(&endpoint, "grant_type"),
+        [
+            "client_credentials",
+            "refresh_token",
+            "refresh_token",
+            "refresh_token",
+            "client_credentials"
+        ]
+    );
+    // Rotated once (rt-1 -> rt-2), then kept when the server sent none.
+    assert_eq!(
+        form_values(&endpoint, "refresh_token"),
+        ["", "rt-1", "rt-2", "rt-2", ""]
+    );
+    assert_eq!(
+        bearers(&api_transport),
+        ["Bearer at-1", "Bearer at-2", "Bearer at-3", "Bearer at-4"]
+    );
+}
