@@ -60,6 +60,7 @@ mod basic;
 mod cache;
 mod fallback;
 mod file_store;
+mod form;
 mod grants;
 mod memory_store;
 mod oauth2;
@@ -70,20 +71,23 @@ mod static_auth;
 mod store;
 mod token;
 mod token_auth;
+mod token_response;
 
 pub use api_key::ApiKey;
 pub use basic::BasicAuth;
 pub use fallback::Fallback;
 pub use file_store::{DEFAULT_KEY_VAR, EncryptedFileStore, StoreKey};
+pub use form::TokenForm;
 pub use grants::{ClientCredentials, RefreshTokenGrant};
 pub use memory_store::MemoryStore;
-pub use oauth2::{ClientAuth, OAuth2Client, OAuth2ClientBuilder, TokenForm, TokenResponse};
+pub use oauth2::{ClientAuth, OAuth2Client, OAuth2ClientBuilder};
 pub use provider::{FetchReason, FnProvider, TokenProvider, TokenRequest, provider_fn};
 pub use scrub::scrub;
 pub use static_auth::StaticBearer;
 pub use store::{StoredToken, TokenStore};
 pub use token::{Token, TokenId};
 pub use token_auth::{TokenAuth, TokenAuthBuilder};
+pub use token_response::TokenResponse;
 
 /// The examples of the guide, `docs/auth.md`, compiled as doctests so they
 /// never rot.
