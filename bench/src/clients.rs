@@ -33,15 +33,18 @@ pub enum Kind {
     /// A conn Connector with static auth, retry, a keyed throttle, a keyed
     /// breaker, JSON/XML normalization and telemetry (no subscriber).
     ConnFull,
-    /// reqwest + reqwest-middleware + reqwest-retry doing the same job.
+    /// Plain reqwest: GET and read the body (the transport-only job).
+    Reqwest,
+    /// reqwest + reqwest-middleware + reqwest-retry doing the full job.
     ReqwestMiddleware,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [
+    pub const ALL: [Kind; 5] = [
         Kind::Raw,
         Kind::ConnTransport,
         Kind::ConnFull,
+        Kind::Reqwest,
         Kind::ReqwestMiddleware,
     ];
 
@@ -50,6 +53,7 @@ impl Kind {
             Kind::Raw => "raw-hyper",
             Kind::ConnTransport => "conn-transport",
             Kind::ConnFull => "conn-full",
+            Kind::Reqwest => "reqwest",
             Kind::ReqwestMiddleware => "reqwest-middleware",
         }
     }
@@ -74,7 +78,8 @@ pub enum Client {
         normalize: bool,
         tenants: Arc<[Arc<str>]>,
     },
-    Reqwest(ClientWithMiddleware, String),
+    Reqwest(reqwest::Client, String),
+    ReqwestMiddleware(ClientWithMiddleware, String),
 }
 
 impl Client {
@@ -132,16 +137,13 @@ impl Client {
                     tenants,
                 }
             }
+            Kind::Reqwest => Client::Reqwest(reqwest_client()?, base.to_owned()),
             Kind::ReqwestMiddleware => {
-                let client = reqwest::Client::builder()
-                    .tcp_nodelay(true)
-                    .pool_idle_timeout(Duration::from_secs(90))
-                    .build()?;
                 let retry = ExponentialBackoff::builder().build_with_max_retries(2);
-                let client = ClientBuilder::new(client)
+                let client = ClientBuilder::new(reqwest_client()?)
                     .with(RetryTransientMiddleware::new_with_policy(retry))
                     .build();
-                Client::Reqwest(client, base.to_owned())
+                Client::ReqwestMiddleware(client, base.to_owned())
             }
         })
     }
@@ -203,6 +205,13 @@ impl Client {
                 }
             }
             Client::Reqwest(client, base) => {
+                let ok = match client.get(format!("{base}{route}")).send().await {
+                    Ok(response) if response.status().is_success() => response.bytes().await.is_ok(),
+                    _ => false,
+                };
+                Outcome { ok, attempts: 1 }
+            }
+            Client::ReqwestMiddleware(client, base) => {
                 let sent = client
                     .get(format!("{base}{route}"))
                     .header("authorization", TOKEN)
@@ -219,4 +228,11 @@ impl Client {
             }
         }
     }
+}
+
+fn reqwest_client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build()
 }

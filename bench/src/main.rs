@@ -12,6 +12,7 @@
 mod clients;
 mod load;
 mod orchestrate;
+mod report;
 mod server;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -19,7 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     match args.first().map(String::as_str) {
         Some("serve") => server::serve(),
         Some("client") => load::client(&args[1..]),
-        None | Some("--quick") => orchestrate::run(args.first().is_some_and(|a| a == "--quick")),
+        None | Some("--quick" | "--instructions") => orchestrate::run(orchestrate::Options::parse(&args)),
         Some(other) => Err(format!("unknown role {other:?}: expected serve, client or nothing").into()),
     }
 }

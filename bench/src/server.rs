@@ -39,7 +39,14 @@ pub fn serve() -> Result<(), Box<dyn std::error::Error>> {
         let large = large();
         let flaky = std::sync::Arc::new(AtomicU64::new(0));
         loop {
-            let (stream, _) = listener.accept().await?;
+            // A full file table or a reset handshake must not end the server.
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                    continue;
+                }
+            };
             stream.set_nodelay(true)?;
             let (large, flaky) = (large.clone(), flaky.clone());
             tokio::spawn(async move {
