@@ -7,12 +7,13 @@ use std::sync::Arc;
 use conn_core::{AttemptOutcome, Breaker, CallInfo, Error, Permit};
 use tokio::sync::broadcast;
 
-use crate::clock::Clock;
-use crate::config::{CircuitBreakerBuilder, Config};
-use crate::events::Events;
+use crate::circuit::{Guard, KeyState};
+use crate::events::Transition;
+use crate::key::KEY_SEPARATOR;
 use crate::registry::Registry;
-use crate::state::{Guard, KeyState};
-use crate::{Snapshot, State, Transition};
+use crate::shared::Shared;
+use crate::snapshot::Snapshot;
+use crate::state::State;
 
 /// conn's circuit breaker: stops calling an upstream (or one endpoint, or one
 /// tenant's account) that keeps failing, fails those calls fast instead, and
@@ -50,39 +51,20 @@ use crate::{Snapshot, State, Transition};
 /// ```
 #[derive(Clone)]
 pub struct CircuitBreaker {
-    shared: Arc<Shared>,
+    inner: Arc<Inner>,
 }
 
 /// What every clone shares.
 #[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) config: Config,
-    pub(crate) registry: Registry,
-    pub(crate) events: Events,
-    pub(crate) clock: Clock,
+struct Inner {
+    shared: Shared,
+    registry: Registry,
 }
 
 impl CircuitBreaker {
-    /// Starts from the defaults:
-    ///
-    /// | setting | default |
-    /// |---|---|
-    /// | consecutive failures | 5 |
-    /// | windows | last 100 calls, minimum 20 |
-    /// | failure rate | 50% |
-    /// | slow calls | off |
-    /// | cooldown | 30 s, no growth |
-    /// | half-open probes | 3 |
-    /// | keys | one per connector, at most 10,000 |
-    /// | server-driven open | on, for 503 with a wait hint, at most 5 min |
-    /// | failures | transient errors and 5xx except 501/505 |
-    pub fn builder() -> CircuitBreakerBuilder {
-        CircuitBreakerBuilder::new()
-    }
-
-    pub(crate) fn from_shared(shared: Shared) -> Self {
+    pub(crate) fn from_parts(shared: Shared, registry: Registry) -> Self {
         CircuitBreaker {
-            shared: Arc::new(shared),
+            inner: Arc::new(Inner { shared, registry }),
         }
     }
 
@@ -92,33 +74,33 @@ impl CircuitBreaker {
     /// oldest transitions and gets [`RecvError::Lagged`](broadcast::error::RecvError::Lagged)
     /// once; [`snapshot`](Self::snapshot) always has the current truth.
     pub fn subscribe(&self) -> broadcast::Receiver<Transition> {
-        self.shared.events.subscribe()
+        self.inner.shared.events.subscribe()
     }
 
     /// The key `call` maps to.
     pub fn key_of(&self, call: &CallInfo<'_>) -> String {
-        self.shared.config.key_by.key(call)
+        self.inner.shared.config.key_by.key(call)
     }
 
     /// The current state and statistics of `key`, if it exists.
     pub fn snapshot(&self, key: &str) -> Option<Snapshot> {
-        let state = self.shared.registry.get(key)?;
-        Some(state.snapshot(&self.shared))
+        let state = self.inner.registry.get(key)?;
+        Some(state.snapshot(&self.inner.shared))
     }
 
     /// Snapshots of every key (in no particular order).
     pub fn snapshots(&self) -> Vec<Snapshot> {
-        self.shared
+        self.inner
             .registry
             .all()
             .iter()
-            .map(|state| state.snapshot(&self.shared))
+            .map(|state| state.snapshot(&self.inner.shared))
             .collect()
     }
 
     /// The current state of `key`, if it exists (cheaper than a snapshot).
     pub fn state(&self, key: &str) -> Option<State> {
-        self.shared.registry.get(key).map(|state| state.state())
+        self.inner.registry.get(key).map(|state| state.state())
     }
 
     /// Opens `key`'s circuit until [`reset`](Self::reset): every call fails
@@ -144,15 +126,15 @@ impl CircuitBreaker {
     /// breaker was built so) with empty windows and no cooldown growth, and
     /// releases it from operator control.
     pub fn reset(&self, key: &str) {
-        self.set(key, self.shared.config.initial);
+        self.set(key, self.inner.shared.config.initial);
     }
 
     fn set(&self, key: &str, to: State) {
-        let shared = &*self.shared;
+        let (shared, registry) = (&self.inner.shared, &self.inner.registry);
         // Built-in keys start with the connector's name.
-        let connector = key.split(crate::KEY_SEPARATOR).next().unwrap_or_default();
+        let connector = key.split(KEY_SEPARATOR).next().unwrap_or_default();
         let make = |key, epoch| KeyState::new(key, connector, &shared.config, shared.clock.now(), epoch);
-        let state = shared.registry.get_or_create(key, true, &make);
+        let state = registry.get_or_create(key, true, &make);
         if let Some(state) = state {
             state.set_manually(to, shared);
         }
@@ -160,51 +142,42 @@ impl CircuitBreaker {
 
     /// Keys held now.
     pub fn key_count(&self) -> usize {
-        self.shared.registry.len()
+        self.inner.registry.len()
     }
 
     /// Keys evicted so far to stay within the key limit.
     pub fn evicted_keys(&self) -> u64 {
-        self.shared.registry.evicted()
+        self.inner.registry.evicted()
     }
 
     /// Calls that went through untracked because the key limit was reached
     /// and no key could be evicted.
     pub fn untracked_calls(&self) -> u64 {
-        self.shared.registry.untracked()
+        self.inner.registry.untracked()
     }
 
     /// Evicts up to a tenth of the key limit of the least recently used
     /// closed keys now (it also happens by itself when the limit is reached);
     /// returns how many went.
     pub fn evict(&self) -> usize {
-        self.shared.registry.sweep()
-    }
-}
-
-impl Default for CircuitBreaker {
-    fn default() -> Self {
-        CircuitBreaker::builder().build()
+        self.inner.registry.sweep()
     }
 }
 
 impl Breaker for CircuitBreaker {
     fn admit(&self, call: &CallInfo<'_>) -> Result<Permit, Error> {
-        let shared = &*self.shared;
+        let (shared, registry) = (&self.inner.shared, &self.inner.registry);
         let key_by = &shared.config.key_by;
         let admit = |state: &Arc<KeyState>| {
-            state.touch(shared.registry.epoch());
+            state.touch(registry.epoch());
             state.admit(shared)
         };
         // Usually the same key as this thread's last call: no key to build.
-        if let Some(admitted) = shared
-            .registry
-            .with_cached_key(|key| key_by.matches(key, call), admit)
-        {
+        if let Some(admitted) = registry.with_cached_key(|key| key_by.matches(key, call), admit) {
             return admitted;
         }
         let make = |key, epoch| KeyState::new(key, call.connector, &shared.config, shared.clock.now(), epoch);
-        let admitted = key_by.with_key(call, |key| shared.registry.with_state(key, Some(&make), admit));
+        let admitted = key_by.with_key(call, |key| registry.with_state(key, Some(&make), admit));
         // `None`: key limit reached and nothing evictable. Let the call
         // through rather than let one tenant's circuit serve another.
         admitted.unwrap_or_else(|| Ok(Permit::none()))
@@ -215,7 +188,7 @@ impl Breaker for CircuitBreaker {
         let Some(mut guard) = permit.downcast::<Guard>() else {
             return;
         };
-        let shared = &*self.shared;
+        let (shared, registry) = (&self.inner.shared, &self.inner.registry);
         guard.settled = match &guard.probe {
             Some(state) => state.record(guard.generation, true, shared, outcome),
             None => {
@@ -226,11 +199,11 @@ impl Breaker for CircuitBreaker {
                     }
                 };
                 // Usually this thread's cached key; otherwise look it up again.
-                if shared.registry.with_cached(guard.serial, record).is_none() {
+                if registry.with_cached(guard.serial, record).is_none() {
                     shared
                         .config
                         .key_by
-                        .with_key(call, |key| shared.registry.with_state(key, None, record));
+                        .with_key(call, |key| registry.with_state(key, None, record));
                 }
                 true
             }
@@ -241,8 +214,8 @@ impl Breaker for CircuitBreaker {
 impl fmt::Debug for CircuitBreaker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CircuitBreaker")
-            .field("key_by", &self.shared.config.key_by)
-            .field("keys", &self.shared.registry.len())
+            .field("key_by", &self.inner.shared.config.key_by)
+            .field("keys", &self.inner.registry.len())
             .finish_non_exhaustive()
     }
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
-use crate::{State, WindowKind};
+use crate::state::State;
+use crate::window::WindowKind;
 
 /// Messages a subscriber may fall behind by before it starts losing the
 /// oldest ones, unless configured.
@@ -180,5 +181,5 @@ impl Events {
 
 /// A key for logs and metric labels: the invisible separator shown as a space.
 pub(crate) fn display_key(key: &str) -> String {
-    key.replace(crate::KEY_SEPARATOR, " ")
+    key.replace(crate::key::KEY_SEPARATOR, " ")
 }

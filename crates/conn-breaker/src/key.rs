@@ -32,15 +32,17 @@ pub const KEY_SEPARATOR: char = '\u{1f}';
 /// ```
 #[derive(Clone, Default)]
 pub enum KeyBy {
-    /// One circuit per connector (its name).
+    /// One circuit per connector (its name). The default: a breaker shared by
+    /// two connectors still judges each upstream on its own (unlike the
+    /// throttle's `KeyBy::Global`, where sharing one quota is the point).
     #[default]
     Connector,
+    /// One circuit per (connector, tenant); calls without a tenant share one.
+    Tenant,
     /// One circuit per (connector, endpoint path); the query is not part of it.
     /// Paths with ids in them (`/orders/123`) make one key per id: group them
     /// with [`KeyBy::Custom`] instead.
     Endpoint,
-    /// One circuit per (connector, tenant); calls without a tenant share one.
-    Tenant,
     /// One circuit per (connector, endpoint path, tenant).
     TenantAndEndpoint,
     /// A user function of the call. It runs on every attempt, so keep it cheap;

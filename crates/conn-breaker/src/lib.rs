@@ -55,21 +55,25 @@
 #![deny(missing_docs)]
 
 mod breaker;
+mod builder;
+mod circuit;
 mod classify;
 mod clock;
 mod config;
 mod events;
 mod key;
 mod registry;
+mod shared;
 mod snapshot;
 mod state;
 mod window;
 
 pub use breaker::CircuitBreaker;
+pub use builder::CircuitBreakerBuilder;
 pub use classify::{Classifier, Verdict, default_verdict};
 pub use config::{
-    CircuitBreakerBuilder, DEFAULT_CONSECUTIVE_FAILURES, DEFAULT_COOLDOWN, DEFAULT_FAILURE_RATE,
-    DEFAULT_MAX_KEYS, DEFAULT_MAX_SERVER_OPEN, DEFAULT_PROBES, DEFAULT_WINDOW_CALLS, MAX_PROBES,
+    DEFAULT_CONSECUTIVE_FAILURES, DEFAULT_COOLDOWN, DEFAULT_FAILURE_RATE, DEFAULT_MAX_KEYS,
+    DEFAULT_MAX_SERVER_OPEN, DEFAULT_PROBES, DEFAULT_WINDOW_CALLS, MAX_PROBES,
 };
 pub use events::{DEFAULT_EVENT_CAPACITY, Reason, Transition};
 pub use key::{KEY_SEPARATOR, KeyBy};

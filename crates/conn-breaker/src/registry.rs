@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
 
-use crate::state::KeyState;
+use crate::circuit::KeyState;
 
 /// Distinguishes registries in the per-thread cache (addresses can be reused).
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);

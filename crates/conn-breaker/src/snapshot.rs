@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::{Reason, State, Verdict, WindowStats};
+use crate::classify::Verdict;
+use crate::events::Reason;
+use crate::state::State;
+use crate::window::WindowStats;
 
 /// One key's circuit as it is now: state, why and since when, window
 /// statistics, probes, and lifetime totals. Taken under the key's lock, so

@@ -11,7 +11,11 @@ use conn_core::CallInfo;
 /// demand and evicted when idle.
 #[derive(Clone, Default)]
 pub enum KeyBy {
-    /// One state for every call (one account-wide quota).
+    /// One state for every call through this throttle (one account-wide
+    /// quota). The default. Keys do not include the connector's name: two
+    /// connectors sharing one throttle share its quota, which is what a
+    /// vendor's account-wide limit needs (the breaker's default,
+    /// `KeyBy::Connector`, keeps connectors apart instead).
     #[default]
     Global,
     /// One state per tenant (calls without a tenant share one).
