@@ -5,9 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use secrecy::SecretString;
-
-use crate::blueprint::same_secret;
+use secrecy::{ExposeSecret, SecretString};
 
 /// Where a secret was read from (what `Debug` and `explain()` show).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -335,4 +333,9 @@ impl ConnectorConfig {
             && self.connect_timeout == other.connect_timeout
             && self.body_limit == other.body_limit
     }
+}
+
+/// Compares two secrets by value (used to keep auth state across reloads).
+pub(crate) fn same_secret(a: &SecretString, b: &SecretString) -> bool {
+    a.expose_secret() == b.expose_secret()
 }

@@ -33,17 +33,27 @@
 //! ```
 
 mod blueprint;
+mod build;
 mod config;
+mod errors;
+mod explain;
+mod layers;
 mod registry;
 pub mod schema;
+mod sections;
+mod tenants;
+mod tree;
+mod values;
 mod variant;
 mod workflow;
 
-pub use blueprint::{Blueprint, ValidationError, ValidationErrors, env_name};
+pub use blueprint::Blueprint;
 pub use config::{
     AdaptiveConfig, AuthConfig, BreakerConfig, BudgetConfig, ConnectorConfig, LimitSpec, NormalizeConfig,
     RedirectConfig, RetryConfig, Secret, SecretSource, ThrottleConfig, TlsConfig, VariantConfig,
 };
+pub use errors::{ValidationError, ValidationErrors};
+pub use layers::env_name;
 pub use registry::{Registry, TransportFactory};
 pub use variant::{Selector, VARIANT_CALLS_TOTAL, VARIANT_DECISIONS_TOTAL};
 pub use workflow::{Earlier, StepError, StepOutcome, Workflow, WorkflowReport};
