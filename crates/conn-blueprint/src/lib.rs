@@ -32,12 +32,15 @@
 //! assert!(!format!("{blueprint:?}").contains("t0k3n"));
 //! ```
 
+mod assembly;
 mod blueprint;
 mod build;
+mod components;
 mod config;
 mod errors;
 mod explain;
 mod layers;
+mod per_tenant;
 mod registry;
 pub mod schema;
 mod sections;
@@ -47,6 +50,7 @@ mod values;
 mod variant;
 mod workflow;
 
+pub use assembly::TransportFactory;
 pub use blueprint::Blueprint;
 pub use config::{
     AdaptiveConfig, AuthConfig, BreakerConfig, BudgetConfig, ConnectorConfig, LimitSpec, NormalizeConfig,
@@ -54,6 +58,6 @@ pub use config::{
 };
 pub use errors::{ValidationError, ValidationErrors};
 pub use layers::env_name;
-pub use registry::{Registry, TransportFactory};
+pub use registry::Registry;
 pub use variant::{Selector, VARIANT_CALLS_TOTAL, VARIANT_DECISIONS_TOTAL};
 pub use workflow::{Earlier, StepError, StepOutcome, Workflow, WorkflowReport};
