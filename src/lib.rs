@@ -1,11 +1,16 @@
 //! conn: connectors to third-party HTTP APIs that keep working when those
 //! APIs are slow, flaky, rate-limited or rotating credentials.
 //!
-//! This crate gathers the parts most users want under one name: everything
-//! from [`conn_core`] (the [`Connector`] pipeline, [`Request`], [`Response`],
-//! [`Error`], the component traits), and each component crate as a module:
-//! [`transport`] (hyper), [`auth`], [`breaker`], [`normalize`], [`retry`], [`throttle`], and the [`blueprint`] layer above them. Each part is also its own crate, so a team can depend on
-//! `conn-core` alone and bring its own components.
+//! This crate gathers the parts most users want under one name: the
+//! [`Connector`] pipeline, [`Request`], [`Response`], [`Error`] and the
+//! component traits from `conn-core`, and each component crate as a module:
+//! `transport` (hyper), `auth`, `breaker`, `normalize`, `retry`, `throttle`,
+//! and the `blueprint` layer above them. Each module has a cargo feature of
+//! the same name, all on by default: a team that wants only retries writes
+//! `conn = { version = "0.1", default-features = false, features = ["retry"] }`
+//! and compiles neither TOML, XML nor cipher crates. Each part is also its
+//! own crate, so a team can depend on `conn-core` alone and bring its own
+//! components.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -23,36 +28,59 @@
 //! ```
 #![deny(missing_docs)]
 
-pub use conn_core::*;
+// What a user of connectors touches; plumbing for people who write their own
+// components stays one level down, in `conn::core`.
+pub use conn_core::{
+    AttemptLimit, AttemptOutcome, AttemptRecord, AttemptResult, AuthStrategy, BaseUrl, BoxError, BoxFuture, Breaker,
+    CallInfo, CallOutcome, CallReport, Connector, ConnectorBuilder, Context, Credentials, DEFAULT_ATTEMPT_TIMEOUT,
+    DEFAULT_CORRELATION_HEADER, DEFAULT_TOTAL_TIMEOUT, Deadline, Document, Error, ErrorKind, Format, HintParser,
+    IDEMPOTENCY_KEY, Jitter, JsonPassThrough, NoAuth, NoBreaker, NoRetry, NoThrottle, Normalizer, Permit, REDACTED,
+    Request, ResetFormat, ResetHeader, Response, RetryDecision, RetryPolicy, ServerHints, Telemetry, Throttle,
+    TimeoutKind, Transport, TransportRequest, TransportResponse, endpoint_path, scrub_secrets,
+};
 
-/// The hyper transport: pooled HTTP/1.1 and HTTP/2 over rustls.
+/// conn-core in full, for component authors: the traits' plumbing
+/// ([`core::component`]), telemetry hooks ([`core::telemetry`]) and the
+/// shared-state stores ([`core::store`]).
+pub use conn_core as core;
+
+/// The hyper transport: pooled HTTP/1.1 and HTTP/2 over rustls. Feature `transport`.
+#[cfg(feature = "transport")]
 pub use conn_transport_hyper as transport;
 
-/// Auth strategies: static keys, Basic, OAuth2 with a token cache and rotation, token stores.
+/// Auth strategies: static keys, Basic, OAuth2 with a token cache and rotation, token stores. Feature `auth`.
+#[cfg(feature = "auth")]
 pub use conn_auth as auth;
 
 /// Blueprints: connectors described in TOML, validated, built into a registry, hot-reloaded; workflows.
+/// Feature `blueprint` (which brings every component).
+#[cfg(feature = "blueprint")]
 pub use conn_blueprint as blueprint;
 
 /// Circuit breakers: consecutive and windowed failure rates, slow calls, half-open probes, keys, events.
+/// Feature `breaker`.
+#[cfg(feature = "breaker")]
 pub use conn_breaker as breaker;
 
-/// Normalization: JSON and XML into one document, mappings, envelopes, typed decoding.
+/// Normalization: JSON and XML into one document, mappings, envelopes, typed decoding. Feature `normalize`.
+#[cfg(feature = "normalize")]
 pub use conn_normalize as normalize;
 
-/// The retry policy: classification, backoff, server hints, budgets.
+/// The retry policy: classification, backoff, server hints, budgets. Feature `retry`.
+#[cfg(feature = "retry")]
 pub use conn_retry as retry;
 
-/// The throttle: rate limits, concurrency ceilings, keys, adaptive rates.
+/// The throttle: rate limits, concurrency ceilings, keys, adaptive rates. Feature `throttle`.
+#[cfg(feature = "throttle")]
 pub use conn_throttle as throttle;
 
 /// The README's examples, compiled and run as doctests so they never rot.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "blueprint"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
 /// The guides' code blocks, compiled as doctests too.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "blueprint"))]
 pub mod guides {
     #[doc = include_str!("../docs/custom-backend.md")]
     pub struct CustomBackend;
@@ -64,4 +92,14 @@ pub mod guides {
     pub struct Observability;
     #[doc = include_str!("../docs/testing.md")]
     pub struct Testing;
+    #[doc = include_str!("../docs/breaker.md")]
+    pub struct Breaker;
+    #[doc = include_str!("../docs/normalize.md")]
+    pub struct Normalize;
+    #[doc = include_str!("../docs/configuration.md")]
+    pub struct Configuration;
+    #[doc = include_str!("../docs/architecture.md")]
+    pub struct Architecture;
+    #[doc = include_str!("../docs/failure-semantics.md")]
+    pub struct FailureSemantics;
 }

@@ -370,7 +370,7 @@ async fn same_origin_redirects_keep_credentials() {
     let server = TestServer::start().await.unwrap();
     server.route(Method::GET, "/old", [Reply::redirect(301, "/new")]);
     server.route(Method::GET, "/new", [Reply::json(200, "{}")]);
-    let response = authed(&server, Redirects::follow(3))
+    let response = authed(&server, Redirects::same_origin(3))
         .call(Request::get("/old"), Context::new())
         .await
         .unwrap();
@@ -389,7 +389,7 @@ async fn cross_origin_redirects_are_refused_by_default() {
         "/old",
         [Reply::redirect(302, &format!("{}/steal", evil.url()))],
     );
-    let err = authed(&server, Redirects::follow(3))
+    let err = authed(&server, Redirects::same_origin(3))
         .call(Request::get("/old"), Context::new())
         .await
         .unwrap_err();
@@ -440,7 +440,7 @@ async fn cross_origin_redirects_never_carry_credentials() {
 async fn the_redirect_hop_limit_is_enforced() {
     let server = TestServer::start().await.unwrap();
     server.route(Method::GET, "/loop", [Reply::redirect(302, "/loop")]);
-    let err = authed(&server, Redirects::follow(3))
+    let err = authed(&server, Redirects::same_origin(3))
         .call(Request::get("/loop"), Context::new())
         .await
         .unwrap_err();
@@ -453,7 +453,7 @@ async fn see_other_turns_a_post_into_a_get() {
     let server = TestServer::start().await.unwrap();
     server.route(Method::POST, "/submit", [Reply::redirect(303, "/result")]);
     server.route(Method::GET, "/result", [Reply::json(200, "{}")]);
-    let response = authed(&server, Redirects::follow(2))
+    let response = authed(&server, Redirects::same_origin(2))
         .call(Request::post("/submit").body("payload"), Context::new())
         .await
         .unwrap();

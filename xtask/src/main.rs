@@ -4,10 +4,13 @@
 //!   built and the quickstart run; exits non-zero on the first failing step
 //!   and ends with one summary line. Installs (or names) the real servers and
 //!   tools the tests start.
+//! - `features`: the facade's feature slices build without the other
+//!   components' heavy dependencies (also a step of `test-all`).
 //! - `bench [--quick] [--instructions]`: the end-to-end load benchmark (conn
 //!   vs raw hyper vs reqwest), report in `target/bench/report.md`.
 
 mod cargo;
+mod features;
 mod test_all;
 mod tools;
 
@@ -22,8 +25,15 @@ fn main() -> ExitCode {
     match task {
         "test-all" => test_all::run(),
         "bench" => bench(rest),
+        "features" => match features::check() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("{err}");
+                ExitCode::FAILURE
+            }
+        },
         _ => {
-            eprintln!("usage: cargo xtask <test-all | bench [--quick] [--instructions]>");
+            eprintln!("usage: cargo xtask <test-all | features | bench [--quick] [--instructions]>");
             ExitCode::from(2)
         }
     }

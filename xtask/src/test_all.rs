@@ -4,13 +4,18 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use crate::cargo::{self, TestTotals};
+use crate::features;
 use crate::tools;
 
-/// One step of `test-all`: a cargo invocation.
+/// One step of `test-all`: a cargo invocation, or a check of xtask's own.
 struct Step {
     name: &'static str,
     args: &'static [&'static str],
 }
+
+/// What `cargo xtask test-all` checks besides cargo's own steps, run after
+/// clippy (they are cheap and say something a test cannot).
+const OWN_CHECKS: &[(&str, fn() -> Result<(), String>)] = &[("feature slices", features::check)];
 
 const STEPS: &[Step] = &[
     Step {
@@ -48,7 +53,17 @@ pub fn run() -> ExitCode {
     }
     let started = Instant::now();
     let mut totals = TestTotals::default();
-    for step in STEPS {
+    for (index, step) in STEPS.iter().enumerate() {
+        if index == 2 {
+            for (name, check) in OWN_CHECKS {
+                println!("==> {name}");
+                if let Err(err) = check() {
+                    println!("test-all: {} passed, 1 failed", totals.passed);
+                    eprintln!("test-all FAILED at step `{name}`: {err}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
         println!("==> {} (cargo {})", step.name, step.args.join(" "));
         let step_started = Instant::now();
         match cargo::run(step.args, &mut totals) {

@@ -17,13 +17,28 @@
 //! let transport = HyperTransport::builder()
 //!     .connect_timeout(Duration::from_secs(3))
 //!     .body_limit(8 * 1024 * 1024)
-//!     .redirects(Redirects::follow(5))
+//!     .redirects(Redirects::same_origin(5))
 //!     .build()?;
 //! let connector = conn_core::Connector::builder("vendor")
 //!     .base_url("https://api.vendor.example")
 //!     .transport(Arc::new(transport))
 //!     .build()?;
 //! # let _ = connector; Ok(()) }
+//! ```
+//!
+//! Redirects come in two forms, named for what they do with another origin:
+//!
+//! ```
+//! use conn_transport_hyper::{CrossOrigin, Redirects};
+//!
+//! // An API that moves between its own paths: a hop to another host is an error.
+//! let within = Redirects::same_origin(5);
+//! // An API that hands a download to a storage host: followed, but every
+//! // credential (Authorization, Cookie, auth-marked headers and query keys)
+//! // is removed before the request leaves the original origin.
+//! let across = Redirects::any_origin_without_credentials(5);
+//! assert_eq!(across, Redirects::Follow { max_hops: 5, cross_origin: CrossOrigin::StripCredentials });
+//! # let _ = within;
 //! ```
 #![deny(missing_docs)]
 

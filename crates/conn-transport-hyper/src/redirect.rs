@@ -24,13 +24,32 @@ pub enum Redirects {
 }
 
 impl Redirects {
-    /// Follows up to `max_hops` redirects within the original origin and
-    /// refuses any hop to another origin.
-    pub fn follow(max_hops: u8) -> Self {
+    /// Follows up to `max_hops` redirects **within the original origin**; a
+    /// hop to another origin fails with a [`Redirect`](ErrorKind::Redirect)
+    /// error. The safe choice for an API that redirects between its own paths.
+    pub fn same_origin(max_hops: u8) -> Self {
         Redirects::Follow {
             max_hops,
             cross_origin: CrossOrigin::Refuse,
         }
+    }
+
+    /// Follows up to `max_hops` redirects **to any origin**, removing every
+    /// credential before a hop leaves the original one (see
+    /// [`CrossOrigin::StripCredentials`]). For APIs that hand downloads to a
+    /// storage host with a pre-signed URL.
+    pub fn any_origin_without_credentials(max_hops: u8) -> Self {
+        Redirects::Follow {
+            max_hops,
+            cross_origin: CrossOrigin::StripCredentials,
+        }
+    }
+
+    /// The same as [`same_origin`](Self::same_origin): cross-origin hops are
+    /// refused, not followed.
+    #[deprecated(note = "say which form: `Redirects::same_origin` or `Redirects::any_origin_without_credentials`")]
+    pub fn follow(max_hops: u8) -> Self {
+        Redirects::same_origin(max_hops)
     }
 }
 
