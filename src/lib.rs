@@ -31,12 +31,13 @@
 // What a user of connectors touches; plumbing for people who write their own
 // components stays one level down, in `conn::core`.
 pub use conn_core::{
-    AttemptLimit, AttemptOutcome, AttemptRecord, AttemptResult, AuthStrategy, BaseUrl, BoxError, BoxFuture, Breaker,
-    CallInfo, CallOutcome, CallReport, Connector, ConnectorBuilder, Context, Credentials, DEFAULT_ATTEMPT_TIMEOUT,
-    DEFAULT_CORRELATION_HEADER, DEFAULT_TOTAL_TIMEOUT, Deadline, Document, Error, ErrorKind, Format, HintParser,
-    IDEMPOTENCY_KEY, Jitter, JsonPassThrough, NoAuth, NoBreaker, NoRetry, NoThrottle, Normalizer, Permit, REDACTED,
-    Request, ResetFormat, ResetHeader, Response, RetryDecision, RetryPolicy, ServerHints, Telemetry, Throttle,
-    TimeoutKind, Transport, TransportRequest, TransportResponse, endpoint_path, scrub_secrets,
+    AttemptLimit, AttemptOutcome, AttemptRecord, AttemptResult, AuthStrategy, BaseUrl, BoxError, BoxFuture,
+    Breaker, CallInfo, CallOutcome, CallReport, Connector, ConnectorBuilder, Context, Credentials,
+    DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CORRELATION_HEADER, DEFAULT_TOTAL_TIMEOUT, Deadline, Document, Error,
+    ErrorKind, Format, HintParser, IDEMPOTENCY_KEY, Jitter, JsonPassThrough, NoAuth, NoBreaker, NoRetry,
+    NoThrottle, Normalizer, Permit, REDACTED, Request, ResetFormat, ResetHeader, Response, RetryDecision,
+    RetryPolicy, ServerHints, Telemetry, Throttle, TimeoutKind, Transport, TransportRequest,
+    TransportResponse, endpoint_path, scrub_secrets,
 };
 
 /// conn-core in full, for component authors: the traits' plumbing

@@ -8,8 +8,20 @@ use std::process::Command;
 
 /// Each slice: the features turned on, and crates that must not be in its tree.
 const SLICES: &[(&str, &[&str])] = &[
-    ("retry", &["toml", "roxmltree", "chacha20poly1305", "conn-auth", "conn-normalize"]),
-    ("throttle", &["toml", "roxmltree", "chacha20poly1305", "hyper-rustls"]),
+    (
+        "retry",
+        &[
+            "toml",
+            "roxmltree",
+            "chacha20poly1305",
+            "conn-auth",
+            "conn-normalize",
+        ],
+    ),
+    (
+        "throttle",
+        &["toml", "roxmltree", "chacha20poly1305", "hyper-rustls"],
+    ),
 ];
 
 /// Builds each slice of the `conn` crate and checks its dependency tree.
@@ -23,7 +35,9 @@ pub fn check() -> Result<(), String> {
             .status()
             .map_err(|e| format!("cannot run cargo: {e}"))?;
         if !built.success() {
-            return Err(format!("`conn` with only the `{features}` feature does not build"));
+            return Err(format!(
+                "`conn` with only the `{features}` feature does not build"
+            ));
         }
         let tree = Command::new(&cargo)
             .args(["tree", "-e", "normal", "--prefix", "none"])
@@ -34,7 +48,10 @@ pub fn check() -> Result<(), String> {
         let present: Vec<&str> = forbidden
             .iter()
             .copied()
-            .filter(|name| tree.lines().any(|line| line.split_whitespace().next() == Some(*name)))
+            .filter(|name| {
+                tree.lines()
+                    .any(|line| line.split_whitespace().next() == Some(*name))
+            })
             .collect();
         if !present.is_empty() {
             return Err(format!(

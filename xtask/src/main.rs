@@ -41,11 +41,11 @@ fn main() -> ExitCode {
 
 /// The end-to-end load benchmark (`bench/`), flags passed through.
 fn bench(flags: &[String]) -> ExitCode {
-    if flags.iter().any(|f| f == "--instructions") {
-        if let Err(err) = tools::ensure(&tools::VALGRIND) {
-            eprintln!("{err}");
-            return ExitCode::FAILURE;
-        }
+    if flags.iter().any(|f| f == "--instructions")
+        && let Err(err) = tools::ensure(&tools::VALGRIND)
+    {
+        eprintln!("{err}");
+        return ExitCode::FAILURE;
     }
     let mut args = vec!["run", "--release", "--quiet", "-p", "conn-bench", "--"];
     args.extend(flags.iter().map(String::as_str));

@@ -13,9 +13,12 @@ struct Step {
     args: &'static [&'static str],
 }
 
+/// An own check: `Err` says what is wrong.
+type Check = fn() -> Result<(), String>;
+
 /// What `cargo xtask test-all` checks besides cargo's own steps, run after
 /// clippy (they are cheap and say something a test cannot).
-const OWN_CHECKS: &[(&str, fn() -> Result<(), String>)] = &[("feature slices", features::check)];
+const OWN_CHECKS: &[(&str, Check)] = &[("feature slices", features::check)];
 
 const STEPS: &[Step] = &[
     Step {

@@ -24,8 +24,24 @@ pub const VALGRIND: Tool = Tool {
     purpose: "cargo xtask bench --instructions",
 };
 
+/// redis-server, for conn-redis's tests (standalone and cluster). Debian's
+/// package also brings redis-cli (redis-tools), which creates the cluster.
+pub const REDIS: Tool = Tool {
+    command: "redis-server",
+    package: "redis-server",
+    purpose: "conn-redis's tests (the test kit starts its own redis-server processes)",
+};
+
+/// curl, the client outside Rust that proves the gateway's HTTP contract
+/// (conn-gateway's `curl_sees_the_http_contract`).
+pub const CURL: Tool = Tool {
+    command: "curl",
+    package: "curl",
+    purpose: "conn-gateway's tests (curl as the client of the gateway)",
+};
+
 /// Every tool `cargo xtask test-all` needs before the tests run.
-pub const FOR_TESTS: &[&Tool] = &[];
+pub const FOR_TESTS: &[&Tool] = &[&REDIS, &CURL];
 
 /// Whether `command` can be run.
 pub fn available(command: &str) -> bool {

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::build::{Build, SecretRules};
 use crate::config::{BudgetConfig, ConnectorConfig, ThrottleConfig};
 use crate::errors::ValidationErrors;
+use crate::gateway::{self, GatewaySection};
 use crate::layers::{Effective, EnvOverrides, Override, effective_connector, effective_defaults};
 use crate::sections::{ConnectorSection, Sections};
 use crate::tenants::{TenantBase, TenantKeys};
@@ -20,6 +21,8 @@ pub struct Blueprint {
     pub(crate) explain: BTreeMap<String, BTreeMap<&'static str, (String, String)>>,
     /// Per connector and tenant, the keys the tenant sets and their values.
     pub(crate) tenant_explain: BTreeMap<String, BTreeMap<String, TenantKeys>>,
+    /// The `[gateway]` section, if the blueprint has one.
+    gateway: Option<GatewaySection>,
 }
 
 impl std::str::FromStr for Blueprint {
@@ -75,6 +78,10 @@ impl Blueprint {
             allow_inline: sections.allow_inline,
         };
         let mut blueprint = Blueprint::default();
+        let names: Vec<String> = sections.connectors.iter().map(|c| c.name.clone()).collect();
+        if let Some(node) = &sections.gateway {
+            blueprint.gateway = gateway::read(node, &names, secrets, &mut errors);
+        }
         for section in sections.connectors {
             let overrides = overrides.take(&section.name);
             blueprint.add_connector(section, &defaults, overrides, secrets, &mut errors);
@@ -134,6 +141,12 @@ impl Blueprint {
     /// The effective configuration of one connector.
     pub fn connector(&self, name: &str) -> Option<&ConnectorConfig> {
         self.connectors.get(name)
+    }
+
+    /// The `[gateway]` section (what `conn serve` needs besides the
+    /// connectors), if the blueprint has one.
+    pub fn gateway(&self) -> Option<&GatewaySection> {
+        self.gateway.as_ref()
     }
 
     /// Every connector's effective configuration, by name.

@@ -144,44 +144,12 @@ impl<'a> Build<'a> {
                 return None;
             }
         };
-        match reference {
-            SecretRef::Env(name) => match self.secrets.env.get(&name) {
-                Some(value) if !value.is_empty() => Some(Secret::new(
-                    SecretSource::Env(name),
-                    SecretString::from(value.clone()),
-                )),
-                _ => {
-                    self.error(key, format!("environment variable {name} is not set"));
-                    None
-                }
-            },
-            SecretRef::File(path) => match std::fs::read_to_string(&path) {
-                Ok(text) => {
-                    let value = text.trim_end_matches(['\r', '\n']).to_owned();
-                    Some(Secret::new(SecretSource::File(path), SecretString::from(value)))
-                }
-                Err(e) => {
-                    self.error(
-                        key,
-                        format!("cannot read secret file {}: {}", path.display(), e.kind()),
-                    );
-                    None
-                }
-            },
-            SecretRef::Inline(value) => {
-                if self.secrets.allow_inline {
-                    tracing::warn!(
-                        key = %self.path(key),
-                        "inline secret in the blueprint; prefer {{ env = ... }} or {{ file = ... }}"
-                    );
-                    Some(Secret::new(SecretSource::Inline, value))
-                } else {
-                    self.error(
-                        key,
-                        "inline secrets are refused; use { env = \"NAME\" } or { file = \"/path\" }, or set allow_inline_secrets = true at the top level",
-                    );
-                    None
-                }
+        let shown = self.path(key);
+        match resolve_secret(reference, self.secrets, &shown) {
+            Ok(secret) => Some(secret),
+            Err(message) => {
+                self.error(key, message);
+                None
             }
         }
     }
@@ -420,10 +388,11 @@ impl<'a> Build<'a> {
                 } else {
                     self.error("base_url", "expected an absolute https:// (or http://) URL");
                 }
-                if (url.starts_with("http://") || url.starts_with("https://")) && url.len() > 8 {
-                    if let Err(e) = conn_core::BaseUrl::parse(&url, true) {
-                        self.error("base_url", format!("not a valid base URL: {}", e.message()));
-                    }
+                if (url.starts_with("http://") || url.starts_with("https://"))
+                    && url.len() > 8
+                    && let Err(e) = conn_core::BaseUrl::parse(&url, true)
+                {
+                    self.error("base_url", format!("not a valid base URL: {}", e.message()));
                 }
                 url
             }
@@ -557,5 +526,46 @@ impl<'a> Build<'a> {
             redirects,
             tls,
         })
+    }
+}
+
+/// Reads the secret `reference` points to (at `shown`, for the warning an
+/// inline secret earns); the message says what is wrong, never a value.
+/// Shared by connector auth and the `[gateway]` section's keys.
+pub(crate) fn resolve_secret(
+    reference: SecretRef,
+    rules: SecretRules<'_>,
+    shown: &str,
+) -> Result<Secret, String> {
+    match reference {
+        SecretRef::Env(name) => match rules.env.get(&name) {
+            Some(value) if !value.is_empty() => Ok(Secret::new(
+                SecretSource::Env(name),
+                SecretString::from(value.clone()),
+            )),
+            _ => Err(format!("environment variable {name} is not set")),
+        },
+        SecretRef::File(path) => match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let value = text.trim_end_matches(['\r', '\n']).to_owned();
+                Ok(Secret::new(SecretSource::File(path), SecretString::from(value)))
+            }
+            Err(e) => Err(format!(
+                "cannot read secret file {}: {}",
+                path.display(),
+                e.kind()
+            )),
+        },
+        SecretRef::Inline(value) => {
+            if rules.allow_inline {
+                tracing::warn!(
+                    key = %shown,
+                    "inline secret in the blueprint; prefer {{ env = ... }} or {{ file = ... }}"
+                );
+                Ok(Secret::new(SecretSource::Inline, value))
+            } else {
+                Err("inline secrets are refused; use { env = \"NAME\" } or { file = \"/path\" }, or set allow_inline_secrets = true at the top level".into())
+            }
+        }
     }
 }

@@ -39,6 +39,7 @@ mod components;
 mod config;
 mod errors;
 mod explain;
+mod gateway;
 mod layers;
 mod per_tenant;
 mod registry;
@@ -57,6 +58,7 @@ pub use config::{
     RedirectConfig, RetryConfig, Secret, SecretSource, ThrottleConfig, TlsConfig, VariantConfig,
 };
 pub use errors::{ValidationError, ValidationErrors};
+pub use gateway::{CallerSection, GATEWAY_KEYS, GatewaySection, WorkflowSection, WorkflowStep};
 pub use layers::env_name;
 pub use registry::Registry;
 pub use variant::{Selector, VARIANT_CALLS_TOTAL, VARIANT_DECISIONS_TOTAL};

@@ -1,5 +1,6 @@
 //! The blueprint's top-level sections, read into layers: `allow_inline_secrets`,
-//! `[defaults]`, and each `[connectors.<name>]` with its `tenants`.
+//! `[defaults]`, and each `[connectors.<name>]` with its `tenants`; `[gateway]`
+//! is kept whole for `gateway.rs`.
 
 use crate::errors::ValidationErrors;
 use crate::schema::Kind;
@@ -12,6 +13,8 @@ pub(crate) struct Sections {
     pub(crate) allow_inline: bool,
     pub(crate) defaults: Layer,
     pub(crate) connectors: Vec<ConnectorSection>,
+    /// The `[gateway]` table, read once the connectors' names are known.
+    pub(crate) gateway: Option<Node>,
 }
 
 /// One `[connectors.<name>]` table.
@@ -49,6 +52,7 @@ impl Sections {
                         }
                     }
                 }
+                ("gateway", _) => sections.gateway = Some(node.clone()),
                 ("defaults" | "connectors", _) => reader.errors.push(
                     k.as_str(),
                     node.line,
@@ -57,7 +61,7 @@ impl Sections {
                 _ => reader.errors.push(
                     k.as_str(),
                     node.line,
-                    "unknown key (expected allow_inline_secrets, [defaults], [connectors.<name>])",
+                    "unknown key (expected allow_inline_secrets, [defaults], [connectors.<name>], [gateway])",
                 ),
             }
         }

@@ -53,10 +53,10 @@ impl TenantBase<'_> {
                 .partition(|(k, _)| k.starts_with("auth."));
             let prefix = format!("connectors.{}.tenants.{}", self.connector, section.name);
             self.policies(&prefix, &section.name, section.line, policy, &mut tenants, errors);
-            if !auth.is_empty() {
-                if let Some(config) = self.auth(&prefix, section.line, auth, errors) {
-                    tenants.auth.insert(section.name, config);
-                }
+            if !auth.is_empty()
+                && let Some(config) = self.auth(&prefix, section.line, auth, errors)
+            {
+                tenants.auth.insert(section.name, config);
             }
         }
         tenants

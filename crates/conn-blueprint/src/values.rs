@@ -41,7 +41,7 @@ pub(crate) enum Value {
 /// Formats a duration the way the blueprint writes it.
 pub(crate) fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")
@@ -252,7 +252,7 @@ impl Reader<'_> {
         }
     }
 
-    fn limit(&mut self, node: &Node, path: &str) -> Option<LimitSpec> {
+    pub(crate) fn limit(&mut self, node: &Node, path: &str) -> Option<LimitSpec> {
         let Raw::Table(entries) = &node.raw else {
             self.wrong(path, node, Kind::Limits);
             return None;

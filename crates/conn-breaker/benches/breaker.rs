@@ -79,7 +79,7 @@ fn bench(c: &mut Criterion) {
             let mut i = 0u32;
             b.iter(|| {
                 i = i.wrapping_add(1);
-                let outcome = if i % 4 == 0 { &failure } else { &success };
+                let outcome = if i.is_multiple_of(4) { &failure } else { &success };
                 attempt(black_box(&default), call, black_box(outcome))
             })
         })

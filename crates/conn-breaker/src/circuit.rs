@@ -135,10 +135,10 @@ impl Core {
                 count: self.consecutive,
             });
         }
-        if let (Some(w), Some(window)) = (&self.count, config.count_window) {
-            if let Some(reason) = rate_reason(w.stats(), window, config) {
-                return Some(reason);
-            }
+        if let (Some(w), Some(window)) = (&self.count, config.count_window)
+            && let Some(reason) = rate_reason(w.stats(), window, config)
+        {
+            return Some(reason);
         }
         if let (Some(w), Some(window)) = (&mut self.time, config.time_window) {
             return rate_reason(w.stats(now), window, config);
@@ -346,11 +346,11 @@ impl KeyState {
         let state = state_of(word);
         let now = if needs_clock { shared.clock.now() } else { 0 };
 
-        if let Some((status, wait)) = server_wait {
-            if matches!(state, State::Closed | State::HalfOpen | State::Open) {
-                self.server_open(&mut core, word, shared, now, status, wait);
-                return true;
-            }
+        if let Some((status, wait)) = server_wait
+            && matches!(state, State::Closed | State::HalfOpen | State::Open)
+        {
+            self.server_open(&mut core, word, shared, now, status, wait);
+            return true;
         }
         if generation_of(word) != generation {
             return true;
@@ -358,10 +358,10 @@ impl KeyState {
         match state {
             State::Closed => {
                 core.measure(verdict, slow, now);
-                if verdict != Verdict::Ignore {
-                    if let Some(reason) = core.trip_reason(config, now) {
-                        self.open(&mut core, word, shared, reason, None);
-                    }
+                if verdict != Verdict::Ignore
+                    && let Some(reason) = core.trip_reason(config, now)
+                {
+                    self.open(&mut core, word, shared, reason, None);
                 }
                 true
             }
@@ -558,10 +558,10 @@ pub(crate) struct Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        if let Some(state) = &self.probe {
-            if !self.settled {
-                state.release_probe(self.generation);
-            }
+        if let Some(state) = &self.probe
+            && !self.settled
+        {
+            state.release_probe(self.generation);
         }
     }
 }

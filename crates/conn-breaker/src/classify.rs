@@ -38,10 +38,10 @@ impl Classify {
     /// The verdict on `outcome`. The override lists are short (a few
     /// entries), so a linear scan beats any map here.
     pub(crate) fn verdict(&self, outcome: &AttemptOutcome<'_>) -> Verdict {
-        if let Some(custom) = &self.custom {
-            if let Some(verdict) = custom(outcome) {
-                return verdict;
-            }
+        if let Some(custom) = &self.custom
+            && let Some(verdict) = custom(outcome)
+        {
+            return verdict;
         }
         match outcome.result {
             Ok(response) => {

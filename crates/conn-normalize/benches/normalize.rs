@@ -141,10 +141,8 @@ fn naive_xml_value(text: &str) -> Value {
                 }
             }
         }
-        if !has_children {
-            if let Some(text) = node.text() {
-                map.insert("#text".to_owned(), Value::String(text.to_owned()));
-            }
+        if !has_children && let Some(text) = node.text() {
+            map.insert("#text".to_owned(), Value::String(text.to_owned()));
         }
         Value::Object(map)
     }

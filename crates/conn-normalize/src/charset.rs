@@ -141,7 +141,7 @@ fn transcode(bytes: &[u8], charset: Charset, format: Format) -> Result<Cow<'_, [
                 .into_bytes(),
         )),
         Charset::Utf16Le | Charset::Utf16Be => {
-            if bytes.len() % 2 != 0 {
+            if !bytes.len().is_multiple_of(2) {
                 return Err(DecodeError::new(DecodeProblem::InvalidEncoding, Some(format))
                     .offset(bytes.len())
                     .detail(format!("an odd number of bytes in {}", charset.name())));

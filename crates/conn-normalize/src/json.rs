@@ -52,11 +52,11 @@ fn classify(
     let offset = line_column_offset(text, error.line(), error.column());
     // serde_json only sees bytes inside strings as text: a bad byte elsewhere is a
     // syntax error to it, but the honest diagnosis is the encoding.
-    if let Err(bad) = std::str::from_utf8(text) {
-        if bad.valid_up_to() <= offset.saturating_add(1) {
-            let at = bad.valid_up_to();
-            return charset::invalid_utf8(at, Format::Json).excerpt(scrub::excerpt(text, at, excerpt_len));
-        }
+    if let Err(bad) = std::str::from_utf8(text)
+        && bad.valid_up_to() <= offset.saturating_add(1)
+    {
+        let at = bad.valid_up_to();
+        return charset::invalid_utf8(at, Format::Json).excerpt(scrub::excerpt(text, at, excerpt_len));
     }
     let message = error.to_string();
     // serde_json's messages are fixed texts about the grammar ("expected `,` or

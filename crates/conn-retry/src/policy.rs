@@ -106,10 +106,10 @@ impl std::fmt::Debug for Retry {
 
 impl RetryPolicy for Retry {
     fn decide(&self, call: &CallInfo<'_>, outcome: &AttemptOutcome<'_>) -> RetryDecision {
-        if call.attempt == 1 {
-            if let Some(budget) = &self.budget {
-                budget.deposit();
-            }
+        if call.attempt == 1
+            && let Some(budget) = &self.budget
+        {
+            budget.deposit();
         }
         let Some(reason) = self.reason(call, outcome) else {
             return RetryDecision::Stop;
@@ -153,13 +153,13 @@ impl RetryPolicy for Retry {
                 };
             }
         }
-        if let Some(budget) = &self.budget {
-            if !budget.try_withdraw() {
-                tracing::debug!(attempt = call.attempt, %reason, "not retried: retry budget exhausted");
-                return RetryDecision::GiveUp {
-                    reason: "retry budget exhausted".into(),
-                };
-            }
+        if let Some(budget) = &self.budget
+            && !budget.try_withdraw()
+        {
+            tracing::debug!(attempt = call.attempt, %reason, "not retried: retry budget exhausted");
+            return RetryDecision::GiveUp {
+                reason: "retry budget exhausted".into(),
+            };
         }
         // The pipeline emits the `retry scheduled` event and metric; only refusals are logged here.
         RetryDecision::Retry { delay }

@@ -199,11 +199,11 @@ impl Throttle for Throttler {
             return;
         };
         let now = Instant::now();
-        if let Some(pause) = pause.filter(|p| !p.is_zero()) {
-            if let Some(until) = now.checked_add(pause) {
-                state.pause_until(until);
-                tracing::debug!(key = %key, pause_ms = pause.as_millis() as u64, "throttle paused by the server");
-            }
+        if let Some(pause) = pause.filter(|p| !p.is_zero())
+            && let Some(until) = now.checked_add(pause)
+        {
+            state.pause_until(until);
+            tracing::debug!(key = %key, pause_ms = pause.as_millis() as u64, "throttle paused by the server");
         }
         if throttled && state.is_adaptive() {
             state.on_throttle_signal(now);

@@ -28,15 +28,15 @@ pub(crate) fn body_error(err: hyper::Error) -> Error {
 fn classify_chain(err: &(dyn StdError + 'static)) -> ErrorKind {
     let mut current: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(e) = current {
-        if let Some(hyper_err) = e.downcast_ref::<hyper::Error>() {
-            if hyper_err.is_canceled() {
-                return ErrorKind::ConnectionLost;
-            }
+        if let Some(hyper_err) = e.downcast_ref::<hyper::Error>()
+            && hyper_err.is_canceled()
+        {
+            return ErrorKind::ConnectionLost;
         }
-        if let Some(io_err) = e.downcast_ref::<io::Error>() {
-            if io_err.kind() == io::ErrorKind::TimedOut {
-                return ErrorKind::Timeout(conn_core::TimeoutKind::Attempt);
-            }
+        if let Some(io_err) = e.downcast_ref::<io::Error>()
+            && io_err.kind() == io::ErrorKind::TimedOut
+        {
+            return ErrorKind::Timeout(conn_core::TimeoutKind::Attempt);
         }
         current = e.source();
     }

@@ -47,7 +47,9 @@ impl Redirects {
 
     /// The same as [`same_origin`](Self::same_origin): cross-origin hops are
     /// refused, not followed.
-    #[deprecated(note = "say which form: `Redirects::same_origin` or `Redirects::any_origin_without_credentials`")]
+    #[deprecated(
+        note = "say which form: `Redirects::same_origin` or `Redirects::any_origin_without_credentials`"
+    )]
     pub fn follow(max_hops: u8) -> Self {
         Redirects::same_origin(max_hops)
     }

@@ -86,28 +86,27 @@ impl Shared {
                 .map_err(|e| crate::errors::request_error(e, &authority))?;
             let first_byte = Instant::now();
 
-            if let (Some(previous), Some(policy), Some(original)) = (next, cross_origin, &original) {
-                if let Some(hop) = next_hop(
+            if let (Some(previous), Some(policy), Some(original)) = (next, cross_origin, &original)
+                && let Some(hop) = next_hop(
                     &previous,
                     response.status(),
                     response.headers(),
                     original,
                     policy,
                     &credentials,
-                )? {
-                    if hops == max_hops {
-                        return Err(Error::new(
-                            ErrorKind::Redirect,
-                            format!("more than {max_hops} redirects"),
-                        )
-                        .with_status(response.status()));
-                    }
-                    hops += 1;
-                    // Dropping the redirect's body closes or recycles its connection without reading it.
-                    drop(response);
-                    current = hop.request;
-                    continue;
+                )?
+            {
+                if hops == max_hops {
+                    return Err(
+                        Error::new(ErrorKind::Redirect, format!("more than {max_hops} redirects"))
+                            .with_status(response.status()),
+                    );
                 }
+                hops += 1;
+                // Dropping the redirect's body closes or recycles its connection without reading it.
+                drop(response);
+                current = hop.request;
+                continue;
             }
 
             let declared = response

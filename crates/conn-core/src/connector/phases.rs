@@ -218,12 +218,12 @@ impl Pipeline {
             headers.extend(outgoing.headers);
             headers
         };
-        if let Some(name) = &self.correlation_header {
-            if !headers.contains_key(name) {
-                let value = HeaderValue::from_str(correlation)
-                    .map_err(|_| Error::config("the correlation id is not a valid header value"))?;
-                headers.insert(name.clone(), value);
-            }
+        if let Some(name) = &self.correlation_header
+            && !headers.contains_key(name)
+        {
+            let value = HeaderValue::from_str(correlation)
+                .map_err(|_| Error::config("the correlation id is not a valid header value"))?;
+            headers.insert(name.clone(), value);
         }
         let mut request = http::Request::new(outgoing.body);
         *request.method_mut() = outgoing.method;

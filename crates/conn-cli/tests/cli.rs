@@ -1,0 +1,245 @@
+//! The real `conn` binary as a child process: check, explain, call, and
+//! serve with SIGHUP reload and a SIGTERM drain that finishes calls in flight.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use conn_testkit::{Reply, TestServer};
+use http::Method;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+const CONN: &str = env!("CARGO_BIN_EXE_conn");
+const KEY: &str = "cli-test-caller-key";
+
+/// A blueprint file of its own for each test.
+fn write_blueprint(text: &str) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "conn-cli-{}-{}.toml",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn blueprint(url: &str) -> String {
+    format!(
+        r#"
+[connectors.orders]
+base_url = "{url}/api"
+allow_http = true
+retry = {{ max_attempts = 1 }}
+
+[gateway]
+shutdown_grace = "10s"
+
+[gateway.callers.shop]
+key = {{ env = "CONN_TEST_KEY" }}
+connectors = ["*"]
+"#
+    )
+}
+
+#[test]
+fn check_reports_every_problem_with_its_line_and_exits_1() {
+    let path = write_blueprint(
+        "[connectors.orders]\nbase_url = \"https://o.example\"\nretry = { max_attempts = 0 }\n\n[gateway]\nbogus = 1\n",
+    );
+    let output = Command::new(CONN).arg("check").arg(&path).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("connectors.orders.retry.max_attempts") && stderr.contains("(line 3)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("gateway.bogus") && stderr.contains("(line 6)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("conn check"), "says what to do: {stderr}");
+
+    let good = write_blueprint("[connectors.orders]\nbase_url = \"https://o.example\"\n");
+    let output = Command::new(CONN).arg("check").arg(&good).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("1 connector(s)"));
+}
+
+#[test]
+fn explain_shows_one_connector_and_help_is_helpful() {
+    let path =
+        write_blueprint("[connectors.orders]\nbase_url = \"https://o.example\"\nretry.max_attempts = 5\n");
+    let output = Command::new(CONN)
+        .args(["explain"])
+        .arg(&path)
+        .arg("orders")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success());
+    assert!(
+        stdout.contains("retry.max_attempts") && stdout.contains('5'),
+        "{stdout}"
+    );
+    let output = Command::new(CONN)
+        .args(["explain"])
+        .arg(&path)
+        .arg("nope")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("orders"));
+    for sub in ["serve", "check", "explain", "call"] {
+        let help = Command::new(CONN).args([sub, "--help"]).output().unwrap();
+        assert!(help.status.success());
+        assert!(
+            String::from_utf8_lossy(&help.stdout).contains("BLUEPRINT"),
+            "{sub} --help"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_prints_the_body_and_the_report() {
+    let api = TestServer::start().await.unwrap();
+    api.route(Method::GET, "/api/orders/7", [Reply::json(200, r#"{"id":7}"#)]);
+    api.route(
+        Method::GET,
+        "/api/missing",
+        [Reply::json(404, r#"{"error":"none"}"#)],
+    );
+    let path = write_blueprint(&blueprint(&api.url()));
+    let run = |args: &'static [&'static str]| {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || {
+            Command::new(CONN)
+                .arg("call")
+                .arg(&path)
+                .args(args)
+                .env("CONN_TEST_KEY", KEY)
+                .output()
+                .unwrap()
+        })
+    };
+    let output = run(&["orders", "GET", "/orders/7", "--tenant", "acme"])
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), r#"{"id":7}"#);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("GET /orders/7"));
+    let output = run(&["orders", "GET", "/missing"]).await.unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("trying again will not help"));
+}
+
+/// One HTTP/1.1 request over a fresh connection; the status code.
+async fn status_of(addr: &str, path: &str) -> u16 {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: conn\r\nAuthorization: Bearer {KEY}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    answer.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_reloads_on_sighup_and_drains_on_sigterm() {
+    let api = TestServer::start().await.unwrap();
+    api.route(
+        Method::GET,
+        "/api/slow",
+        [Reply::json(200, "{}").delay(Duration::from_millis(800))],
+    );
+    api.route(Method::GET, "/api/x", [Reply::json(200, "{}")]);
+    let text = blueprint(&api.url());
+    let path = write_blueprint(&text);
+    let mut child = tokio::process::Command::new(CONN)
+        .arg("serve")
+        .arg(&path)
+        .args(["--listen", "127.0.0.1:0"])
+        .env("CONN_TEST_KEY", KEY)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(addr) = line.strip_prefix("conn: listening on http://") {
+                return addr.to_owned();
+            }
+        }
+        panic!("conn serve ended before listening");
+    })
+    .await
+    .expect("conn serve listens within 30 s");
+    let logs = tokio::spawn(async move {
+        let mut all = String::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    assert_eq!(status_of(&addr, "/v1/connectors/orders/x").await, 200);
+    let pid = child.id().unwrap().to_string();
+
+    // SIGHUP: a second connector appears.
+    assert_eq!(status_of(&addr, "/v1/connectors/extra/x").await, 404);
+    std::fs::write(
+        &path,
+        text.replace(
+            "[connectors.orders]",
+            &format!(
+                "[connectors.extra]\nbase_url = \"{}/api\"\nallow_http = true\n\n[connectors.orders]",
+                api.url()
+            ),
+        ),
+    )
+    .unwrap();
+    Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    let mut reloaded = false;
+    for _ in 0..100 {
+        if status_of(&addr, "/v1/connectors/extra/x").await == 200 {
+            reloaded = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(reloaded, "SIGHUP reloaded the blueprint");
+
+    // SIGTERM with calls in flight: every one finishes, exit 0.
+    let mut calls = Vec::new();
+    for _ in 0..5 {
+        let addr = addr.clone();
+        calls.push(tokio::spawn(async move {
+            status_of(&addr, "/v1/connectors/orders/slow").await
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    for call in calls {
+        assert_eq!(call.await.unwrap(), 200);
+    }
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("conn serve exits after draining")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    let logs = logs.await.unwrap();
+    assert!(logs.contains("draining"), "{logs}");
+    assert!(!logs.contains(KEY), "the caller key is never logged");
+}
