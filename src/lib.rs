@@ -4,7 +4,7 @@
 //! This crate gathers the parts most users want under one name: the
 //! [`Connector`] pipeline, [`Request`], [`Response`], [`Error`] and the
 //! component traits from `conn-core`, and each component crate as a module:
-//! `transport` (hyper), `auth`, `breaker`, `normalize`, `retry`, `throttle`,
+//! `transport` (hyper), `auth`, `breaker`, `normalize`, `paginate`, `retry`, `throttle`,
 //! and the `blueprint` layer above them. Each module has a cargo feature of
 //! the same name, all on by default: a team that wants only retries writes
 //! `conn = { version = "0.1", default-features = false, features = ["retry"] }`
@@ -31,13 +31,14 @@
 // What a user of connectors touches; plumbing for people who write their own
 // components stays one level down, in `conn::core`.
 pub use conn_core::{
-    AttemptLimit, AttemptOutcome, AttemptRecord, AttemptResult, AuthStrategy, BaseUrl, BoxError, BoxFuture,
-    Breaker, CallInfo, CallOutcome, CallReport, Connector, ConnectorBuilder, Context, Credentials,
-    DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CORRELATION_HEADER, DEFAULT_TOTAL_TIMEOUT, Deadline, Document, Error,
-    ErrorKind, Format, HintParser, IDEMPOTENCY_KEY, Jitter, JsonPassThrough, NoAuth, NoBreaker, NoRetry,
-    NoThrottle, Normalizer, Permit, REDACTED, Request, ResetFormat, ResetHeader, Response, RetryDecision,
-    RetryPolicy, ServerHints, Telemetry, Throttle, TimeoutKind, Transport, TransportRequest,
-    TransportResponse, endpoint_path, scrub_secrets,
+    AttemptLimit, AttemptOutcome, AttemptRecord, AttemptResult, AuthStrategy, BaseUrl, BodyLimit, BodyStream,
+    BoxError, BoxFuture, Breaker, CallInfo, CallOutcome, CallReport, Connector, ConnectorBuilder, Context,
+    CredentialStatus, Credentials, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CORRELATION_HEADER,
+    DEFAULT_TOTAL_TIMEOUT, Deadline, Document, Error, ErrorKind, Format, HintParser, IDEMPOTENCY_KEY, Jitter,
+    JsonPassThrough, NoAuth, NoBreaker, NoRetry, NoThrottle, Normalizer, Permit, REDACTED, Request,
+    ResetFormat, ResetHeader, Response, RetryDecision, RetryPolicy, ServerHints, StreamingResponse,
+    Telemetry, Throttle, TimeoutKind, Transport, TransportRequest, TransportResponse, TransportStream,
+    endpoint_path, scrub_secrets,
 };
 
 /// conn-core in full, for component authors: the traits' plumbing
@@ -66,6 +67,16 @@ pub use conn_breaker as breaker;
 /// Normalization: JSON and XML into one document, mappings, envelopes, typed decoding. Feature `normalize`.
 #[cfg(feature = "normalize")]
 pub use conn_normalize as normalize;
+
+/// Pages, polls and streams: paginated collections with checkpoints, polling for changes, NDJSON
+/// exports. Feature `paginate`.
+#[cfg(feature = "paginate")]
+pub use conn_paginate as paginate;
+
+/// Chaos injection for game days: a transport wrapper that injects latency, errors, resets,
+/// timeouts, 429s and malformed bodies at configured rates. Feature `chaos`, off by default.
+#[cfg(feature = "chaos")]
+pub use conn_chaos as chaos;
 
 /// The retry policy: classification, backoff, server hints, budgets. Feature `retry`.
 #[cfg(feature = "retry")]
@@ -103,4 +114,7 @@ pub mod guides {
     pub struct Architecture;
     #[doc = include_str!("../docs/failure-semantics.md")]
     pub struct FailureSemantics;
+    #[cfg(feature = "paginate")]
+    #[doc = include_str!("../docs/pagination.md")]
+    pub struct Pagination;
 }

@@ -37,6 +37,12 @@ pub enum Kind {
     Reqwest,
     /// reqwest + reqwest-middleware + reqwest-retry doing the full job.
     ReqwestMiddleware,
+    /// The gateway bench's direct path: the connector of the gateway's
+    /// blueprint, built the same way, called in process.
+    Direct,
+    /// The gateway bench's proxied paths (gateway, nginx): hyper-util's
+    /// pooled client sending the caller key, the same code for both.
+    Proxied,
 }
 
 impl Kind {
@@ -48,6 +54,9 @@ impl Kind {
         Kind::ReqwestMiddleware,
     ];
 
+    /// The clients of `cargo xtask bench --gateway`.
+    pub const GATEWAY: [Kind; 2] = [Kind::Direct, Kind::Proxied];
+
     pub fn name(self) -> &'static str {
         match self {
             Kind::Raw => "raw-hyper",
@@ -55,11 +64,16 @@ impl Kind {
             Kind::ConnFull => "conn-full",
             Kind::Reqwest => "reqwest",
             Kind::ReqwestMiddleware => "reqwest-middleware",
+            Kind::Direct => "direct-connector",
+            Kind::Proxied => "plain-hyper",
         }
     }
 
     pub fn parse(name: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.name() == name)
+        Kind::ALL
+            .into_iter()
+            .chain(Kind::GATEWAY)
+            .find(|k| k.name() == name)
     }
 }
 
@@ -80,6 +94,13 @@ pub enum Client {
     },
     Reqwest(reqwest::Client, String),
     ReqwestMiddleware(ClientWithMiddleware, String),
+    /// Raw hyper plus the caller key (`Authorization`), to a base that may
+    /// carry a path prefix.
+    Proxied(
+        Box<HyperClient<HttpConnector, Full<Bytes>>>,
+        String,
+        http::HeaderValue,
+    ),
 }
 
 impl Client {
@@ -137,6 +158,26 @@ impl Client {
                     tenants,
                 }
             }
+            Kind::Direct => {
+                let blueprint = crate::gateway_serve::blueprint(base)?;
+                let registry = conn::blueprint::Registry::from_blueprint_hyper(&blueprint)?;
+                Client::Conn {
+                    connector: registry
+                        .get(crate::gateway_serve::CONNECTOR)
+                        .ok_or("the bench blueprint has no connector")?,
+                    normalize: false,
+                    tenants,
+                }
+            }
+            Kind::Proxied => {
+                let mut connector = HttpConnector::new();
+                connector.set_nodelay(true);
+                Client::Proxied(
+                    Box::new(HyperClient::builder(TokioExecutor::new()).build(connector)),
+                    base.to_owned(),
+                    http::HeaderValue::from_str(&format!("Bearer {}", crate::gateway_serve::CALLER_KEY))?,
+                )
+            }
             Kind::Reqwest => Client::Reqwest(reqwest_client()?, base.to_owned()),
             Kind::ReqwestMiddleware => {
                 let retry = ExponentialBackoff::builder().build_with_max_retries(2);
@@ -151,14 +192,18 @@ impl Client {
     /// One logical call to `route`, for caller number `caller`.
     pub async fn call(&self, route: &str, caller: usize) -> Outcome {
         match self {
-            Client::Raw(client, base) => {
+            Client::Raw(client, base) | Client::Proxied(client, base, _) => {
                 let Ok(uri) = format!("{base}{route}").parse::<http::Uri>() else {
                     return Outcome {
                         ok: false,
                         attempts: 1,
                     };
                 };
-                let Ok(request) = http::Request::get(uri).body(Full::new(Bytes::new())) else {
+                let mut request = http::Request::get(uri);
+                if let Client::Proxied(_, _, key) = self {
+                    request = request.header(http::header::AUTHORIZATION, key.clone());
+                }
+                let Ok(request) = request.body(Full::new(Bytes::new())) else {
                     return Outcome {
                         ok: false,
                         attempts: 1,

@@ -8,9 +8,16 @@
 //!   A B C D, A B C D, ..., and writes `target/bench/report.md` and `.json`.
 //! - `conn-bench serve`: the local HTTP/1.1 server.
 //! - `conn-bench client ...`: one measured run of one client; prints one JSON line.
+//! - `conn-bench --gateway [--quick] [--instructions]`: the gateway bench's
+//!   orchestrator (direct vs gateway vs nginx), report in `target/bench/gateway.md`.
+//! - `conn-bench gateway --upstream URL`: the gateway in front of the server.
 
 mod clients;
+mod gateway;
+mod gateway_report;
+mod gateway_serve;
 mod load;
+mod nginx;
 mod orchestrate;
 mod report;
 mod server;
@@ -20,6 +27,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     match args.first().map(String::as_str) {
         Some("serve") => server::serve(),
         Some("client") => load::client(&args[1..]),
+        Some("gateway") => gateway_serve::serve(&args[1..]),
+        _ if args.iter().any(|a| a == "--gateway") => gateway::run(gateway::Options::parse(&args)),
         None | Some("--quick" | "--instructions") => orchestrate::run(orchestrate::Options::parse(&args)),
         Some(other) => Err(format!("unknown role {other:?}: expected serve, client or nothing").into()),
     }

@@ -28,7 +28,7 @@ impl Options {
 }
 
 /// Kills the server process when the run ends, however it ends.
-struct ServerProcess(Child);
+pub(crate) struct ServerProcess(Child);
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
@@ -39,7 +39,7 @@ impl Drop for ServerProcess {
 
 /// `taskset -c <core>` when available, so server and clients do not share a
 /// core; `prefix` runs the benchmark under another program (valgrind).
-fn pinned(core: &str, prefix: &[&str]) -> Command {
+pub(crate) fn pinned(core: &str, prefix: &[&str]) -> Command {
     let exe = std::env::current_exe().expect("the benchmark knows its own path");
     let mut argv: Vec<String> = Vec::new();
     if Path::new("/usr/bin/taskset").exists()
@@ -54,7 +54,7 @@ fn pinned(core: &str, prefix: &[&str]) -> Command {
     command
 }
 
-fn start_server() -> Result<(ServerProcess, String), Box<dyn std::error::Error>> {
+pub(crate) fn start_server() -> Result<(ServerProcess, String), Box<dyn std::error::Error>> {
     let mut child = pinned("1", &[]).arg("serve").stdout(Stdio::piped()).spawn()?;
     let stdout = child.stdout.take().ok_or("no server stdout")?;
     let server = ServerProcess(child);
@@ -69,7 +69,7 @@ fn start_server() -> Result<(ServerProcess, String), Box<dyn std::error::Error>>
 }
 
 /// One client run; `extra` selects the mode (`--seconds`, `--rate`, `--calls`).
-fn client_process(
+pub(crate) fn client_process(
     prefix: &[&str],
     base: &str,
     kind: Kind,
@@ -187,7 +187,7 @@ fn instructions_per_request(
 }
 
 /// The total instruction count (`totals:` or `summary:` line) of a callgrind output file.
-fn callgrind_total(path: &Path) -> Result<u64, Box<dyn std::error::Error>> {
+pub(crate) fn callgrind_total(path: &Path) -> Result<u64, Box<dyn std::error::Error>> {
     let text = std::fs::read_to_string(path)?;
     text.lines()
         .find_map(|l| l.strip_prefix("totals:").or_else(|| l.strip_prefix("summary:")))

@@ -49,7 +49,7 @@ pub struct Instructions {
     pub calls: u64,
 }
 
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {

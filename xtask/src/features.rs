@@ -22,6 +22,16 @@ const SLICES: &[(&str, &[&str])] = &[
         "throttle",
         &["toml", "roxmltree", "chacha20poly1305", "hyper-rustls"],
     ),
+    (
+        "chaos",
+        &[
+            "toml",
+            "roxmltree",
+            "chacha20poly1305",
+            "hyper-rustls",
+            "conn-retry",
+        ],
+    ),
 ];
 
 /// Builds each slice of the `conn` crate and checks its dependency tree.

@@ -6,11 +6,23 @@
 //!   tools the tests start.
 //! - `features`: the facade's feature slices build without the other
 //!   components' heavy dependencies (also a step of `test-all`).
+//! - `rules`: promtool over the alert rules in deploy/prometheus (`check
+//!   rules`, `test rules`; also a step of `test-all`).
 //! - `bench [--quick] [--instructions]`: the end-to-end load benchmark (conn
 //!   vs raw hyper vs reqwest), report in `target/bench/report.md`.
+//! - `bench --gateway [--quick]`: the same upstream directly, through the
+//!   gateway and through nginx (installed when missing), report in
+//!   `target/bench/gateway.md`.
+//! - `soak [--calls N] [--concurrency N] [--seconds N] [--dev]`: the whole
+//!   stack against a fault server at volume, with its checks (also a short
+//!   version in `test-all`).
+//! - `fuzz [--seconds N] [--target NAME]`: the parsers under random input.
 
 mod cargo;
 mod features;
+mod fuzz;
+mod rules;
+mod soak;
 mod test_all;
 mod tools;
 
@@ -25,6 +37,15 @@ fn main() -> ExitCode {
     match task {
         "test-all" => test_all::run(),
         "bench" => bench(rest),
+        "soak" => soak::run(rest),
+        "fuzz" => fuzz::run(rest),
+        "rules" => match rules::check() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("{err}");
+                ExitCode::FAILURE
+            }
+        },
         "features" => match features::check() {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
@@ -33,7 +54,9 @@ fn main() -> ExitCode {
             }
         },
         _ => {
-            eprintln!("usage: cargo xtask <test-all | features | bench [--quick] [--instructions]>");
+            eprintln!(
+                "usage: cargo xtask <test-all | features | rules | bench [--quick] [--instructions] [--gateway] | soak [--calls N] [--concurrency N] [--seconds N] [--dev] | fuzz [--seconds N] [--target NAME]>"
+            );
             ExitCode::from(2)
         }
     }
@@ -46,6 +69,13 @@ fn bench(flags: &[String]) -> ExitCode {
     {
         eprintln!("{err}");
         return ExitCode::FAILURE;
+    }
+    // A missing nginx does not stop the gateway bench: it measures the
+    // other paths and says why nginx is absent.
+    if flags.iter().any(|f| f == "--gateway")
+        && let Err(err) = tools::ensure(&tools::NGINX)
+    {
+        eprintln!("{err}\nthe gateway bench runs without the nginx baseline");
     }
     let mut args = vec!["run", "--release", "--quiet", "-p", "conn-bench", "--"];
     args.extend(flags.iter().map(String::as_str));

@@ -5,6 +5,8 @@ use std::time::Instant;
 
 use crate::cargo::{self, TestTotals};
 use crate::features;
+use crate::rules;
+use crate::soak;
 use crate::tools;
 
 /// One step of `test-all`: a cargo invocation, or a check of xtask's own.
@@ -18,7 +20,7 @@ type Check = fn() -> Result<(), String>;
 
 /// What `cargo xtask test-all` checks besides cargo's own steps, run after
 /// clippy (they are cheap and say something a test cannot).
-const OWN_CHECKS: &[(&str, Check)] = &[("feature slices", features::check)];
+const OWN_CHECKS: &[(&str, Check)] = &[("feature slices", features::check), ("alert rules", rules::check)];
 
 const STEPS: &[Step] = &[
     Step {
@@ -44,6 +46,10 @@ const STEPS: &[Step] = &[
     Step {
         name: "quickstart",
         args: &["run", "--quiet", "--example", "quickstart"],
+    },
+    Step {
+        name: "short soak",
+        args: soak::SHORT,
     },
 ];
 

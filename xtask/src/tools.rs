@@ -40,8 +40,32 @@ pub const CURL: Tool = Tool {
     purpose: "conn-gateway's tests (curl as the client of the gateway)",
 };
 
+/// nginx, the reference reverse proxy of `cargo xtask bench --gateway`
+/// (the bench starts its own on loopback with a generated config). Not a
+/// test tool: only that bench ensures it.
+pub const NGINX: Tool = Tool {
+    command: "nginx",
+    package: "nginx",
+    purpose: "cargo xtask bench --gateway (nginx proxy_pass as the baseline)",
+};
+
+/// promtool, which checks deploy/prometheus/alerts.yml and runs its unit
+/// tests (Debian's `prometheus` package brings it).
+pub const PROMTOOL: Tool = Tool {
+    command: "promtool",
+    package: "prometheus",
+    purpose: "the alert rules' check and unit tests (deploy/prometheus)",
+};
+
+/// Headless Chromium, the browser of conn-gateway's status page test.
+pub const CHROMIUM: Tool = Tool {
+    command: "chromium",
+    package: "chromium",
+    purpose: "conn-gateway's status page test (headless Chromium loads /status)",
+};
+
 /// Every tool `cargo xtask test-all` needs before the tests run.
-pub const FOR_TESTS: &[&Tool] = &[&REDIS, &CURL];
+pub const FOR_TESTS: &[&Tool] = &[&REDIS, &CURL, &PROMTOOL, &CHROMIUM];
 
 /// Whether `command` can be run.
 pub fn available(command: &str) -> bool {

@@ -14,11 +14,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use conn_core::store::{SharedTokens, TokenId};
 use conn_core::{Context, Error, ErrorKind, TimeoutKind};
 use http::StatusCode;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::fleet::FleetFetch;
 use crate::provider::FetchReason;
 use crate::scrub::for_message;
 use crate::store::tenant_label;
@@ -43,6 +45,8 @@ pub(crate) struct TokenCache {
     /// The slot of calls made without a tenant.
     anonymous: Arc<Slot>,
     tenants: Mutex<HashMap<Arc<str>, Arc<Slot>>>,
+    /// The fleet's tokens, when replicas share them.
+    shared: Option<Arc<dyn SharedTokens>>,
 }
 
 /// One tenant's token and fetch.
@@ -171,6 +175,8 @@ impl Slot {
 struct PendingFetch {
     publisher: Publisher,
     request: TokenRequest,
+    /// Set when the fleet shares tokens: fetch through its single flight.
+    fleet: Option<FleetFetch>,
 }
 
 /// Publishes a fetch's outcome to its slot and its waiters, exactly once:
@@ -186,10 +192,15 @@ struct Publisher {
 }
 
 impl TokenCache {
-    pub(crate) fn new(provider: Arc<dyn TokenProvider>, settings: CacheSettings) -> Self {
+    pub(crate) fn new(
+        provider: Arc<dyn TokenProvider>,
+        settings: CacheSettings,
+        shared: Option<Arc<dyn SharedTokens>>,
+    ) -> Self {
         TokenCache {
             provider,
             settings,
+            shared,
             anonymous: Arc::new(Slot {
                 tenant: None,
                 state: Mutex::new(SlotState::default()),
@@ -236,8 +247,16 @@ impl TokenCache {
                                 .recent_failure(now, self.settings.failure_cooldown)
                                 .is_none())
                         .then(|| {
-                            self.begin(&slot, &mut state, FetchReason::RefreshAhead, None, context)
-                                .1
+                            let replacing = Some(token.id().clone());
+                            self.begin(
+                                &slot,
+                                &mut state,
+                                FetchReason::RefreshAhead,
+                                None,
+                                context,
+                                replacing,
+                            )
+                            .1
                         });
                         drop(state);
                         if let Some(pending) = pending {
@@ -263,7 +282,9 @@ impl TokenCache {
                         } else {
                             FetchReason::Missing
                         };
-                        let (inflight, pending) = self.begin(&slot, &mut state, reason, deadline, context);
+                        let replacing = state.current.as_ref().map(|c| c.token.id().clone());
+                        let (inflight, pending) =
+                            self.begin(&slot, &mut state, reason, deadline, context, replacing);
                         (inflight, Some(pending))
                     }
                 }
@@ -288,7 +309,8 @@ impl TokenCache {
             let (inflight, pending) = {
                 let mut state = slot.lock();
                 // The API refused it: never send it again.
-                if let Some(refused) = state.current.take() {
+                let refused = state.current.take();
+                if let Some(refused) = &refused {
                     tracing::debug!(
                         target: "conn_auth::cache",
                         tenant = tenant_label(slot.tenant.as_deref()),
@@ -303,8 +325,15 @@ impl TokenCache {
                         if let Some(failure) = state.recent_failure(now, self.settings.failure_cooldown) {
                             return Err(failure.to_error());
                         }
-                        let (inflight, pending) =
-                            self.begin(&slot, &mut state, FetchReason::Unauthorized, deadline, context);
+                        let replacing = refused.map(|r| r.token.id().clone());
+                        let (inflight, pending) = self.begin(
+                            &slot,
+                            &mut state,
+                            FetchReason::Unauthorized,
+                            deadline,
+                            context,
+                            replacing,
+                        );
                         (inflight, Some(pending))
                     }
                 }
@@ -357,6 +386,7 @@ impl TokenCache {
         reason: FetchReason,
         deadline: Option<Instant>,
         context: &Context,
+        replacing: Option<TokenId>,
     ) -> (Inflight, PendingFetch) {
         let id = state.next_fetch;
         state.next_fetch += 1;
@@ -391,16 +421,40 @@ impl TokenCache {
             started: now,
             caller_deadline,
         };
-        (inflight, PendingFetch { publisher, request })
+        let fleet = self.shared.clone().map(|shared| FleetFetch {
+            shared,
+            replacing,
+            refused: reason == FetchReason::Unauthorized,
+            default_lifetime: self.settings.default_lifetime,
+        });
+        (
+            inflight,
+            PendingFetch {
+                publisher,
+                request,
+                fleet,
+            },
+        )
     }
 }
 
 impl PendingFetch {
     fn spawn(self, provider: Arc<dyn TokenProvider>) {
         tokio::spawn(async move {
-            let PendingFetch { publisher, request } = self;
+            let PendingFetch {
+                publisher,
+                request,
+                fleet,
+            } = self;
             let limit = request.deadline_at().unwrap_or(publisher.started + FAR);
-            let outcome = match tokio::time::timeout_at(limit, provider.fetch(&request)).await {
+            let started = publisher.started;
+            let fetch = async {
+                match fleet {
+                    Some(fleet) => fleet.run(&*provider, &request, started).await,
+                    None => provider.fetch(&request).await,
+                }
+            };
+            let outcome = match tokio::time::timeout_at(limit, fetch).await {
                 Ok(Ok(token)) => Ok(token),
                 Ok(Err(err)) => Err(Failure::from_error(err, publisher.caller_deadline)),
                 Err(_) if publisher.caller_deadline => Err(Failure::new(
@@ -525,4 +579,43 @@ async fn wait(
 /// Whether a call with `deadline` has time left after `limit`.
 fn later(deadline: Option<Instant>, limit: Instant) -> bool {
     deadline.is_none_or(|d| d > limit)
+}
+
+/// Read-only inspection for operators (`AuthStrategy::credential_status`):
+/// expiry and renewal state per tenant, never the token.
+impl TokenCache {
+    pub(crate) fn statuses(&self) -> Vec<conn_core::CredentialStatus> {
+        let mut slots = vec![self.anonymous.clone()];
+        slots.extend(
+            self.tenants
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .values()
+                .cloned(),
+        );
+        let now = Instant::now();
+        slots
+            .iter()
+            .filter_map(|slot| {
+                let state = slot.lock();
+                let expires_in = state
+                    .current
+                    .as_ref()
+                    .map(|c| c.expires_at.saturating_duration_since(now));
+                // The anonymous slot always exists; show it only once used.
+                if slot.tenant.is_none()
+                    && expires_in.is_none()
+                    && state.inflight.is_none()
+                    && state.failure.is_none()
+                {
+                    return None;
+                }
+                Some(
+                    conn_core::CredentialStatus::new(slot.tenant.as_deref(), expires_in)
+                        .refreshing(state.inflight.is_some())
+                        .degraded(state.failure.is_some()),
+                )
+            })
+            .collect()
+    }
 }

@@ -19,11 +19,10 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, UNIX_EPOCH};
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
+use base64::engine::general_purpose::STANDARD;
+use conn_core::store::Cipher;
 use conn_core::{BoxFuture, Error, ErrorKind};
-use secrecy::{ExposeSecret, SecretBox, SecretString};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -35,139 +34,16 @@ pub const DEFAULT_KEY_VAR: &str = "CONN_AUTH_STORE_KEY";
 
 const FORMAT: &str = "conn-auth-token-store";
 const VERSION: u32 = 1;
-const CIPHER: &str = "XChaCha20-Poly1305";
+const CIPHER: &str = Cipher::NAME;
 /// Associated data of the ciphertext: binds it to format, version and cipher.
 const AAD: &[u8] = b"conn-auth-token-store/1/XChaCha20-Poly1305";
 /// Associated data and nonce of the key check.
 const KEY_CHECK_AAD: &[u8] = b"conn-auth-token-store key check";
 const KEY_CHECK_NONCE: [u8; 24] = *b"conn-auth key check v1\0\0";
 
-/// The 256-bit key of an [`EncryptedFileStore`]. Its `Debug` shows nothing
-/// and its memory is wiped when dropped.
-///
-/// A key is written as 64 hex digits or as base64 (standard or URL-safe,
-/// padded or not) of 32 bytes; a key file may also hold the 32 raw bytes.
-/// Make one with `StoreKey::generate()?.to_base64()`, or
-/// `openssl rand -base64 32` / `head -c 32 /dev/urandom | base64`.
-///
-/// ```
-/// use conn_auth::StoreKey;
-///
-/// let key = StoreKey::generate()?;
-/// let text = key.to_base64();
-/// # use secrecy::ExposeSecret;
-/// assert!(StoreKey::parse(text.expose_secret()).is_ok());
-/// assert_eq!(format!("{key:?}"), "StoreKey(<redacted>)");
-/// # Ok::<(), conn_core::Error>(())
-/// ```
-pub struct StoreKey {
-    bytes: SecretBox<[u8; 32]>,
-}
-
-impl StoreKey {
-    /// A key from its 32 bytes.
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        StoreKey {
-            bytes: SecretBox::new(Box::new(bytes)),
-        }
-    }
-
-    /// A new random key from the operating system.
-    pub fn generate() -> Result<Self, Error> {
-        Ok(StoreKey::from_bytes(random::secure_bytes()?))
-    }
-
-    /// A key written as hex or base64 (see the type's docs).
-    ///
-    /// # Errors
-    ///
-    /// A configuration error that says what was expected (never the text).
-    pub fn parse(text: &str) -> Result<Self, Error> {
-        decode_key(text.trim().as_bytes())
-            .map(StoreKey::from_bytes)
-            .ok_or_else(|| Error::config("the token store key is not 32 bytes in hex or base64"))
-    }
-
-    /// The key in the environment variable `var` (often [`DEFAULT_KEY_VAR`]).
-    ///
-    /// # Errors
-    ///
-    /// A configuration error naming the variable when it is unset, not
-    /// Unicode, or not a key.
-    pub fn from_env(var: &str) -> Result<Self, Error> {
-        let value = Zeroizing::new(std::env::var(var).map_err(|e| {
-            let why = match e {
-                std::env::VarError::NotPresent => "is not set",
-                std::env::VarError::NotUnicode(_) => "is not valid Unicode",
-            };
-            Error::config(format!("the token store key variable {var} {why}"))
-        })?);
-        StoreKey::parse(&value).map_err(|_| {
-            Error::config(format!(
-                "the token store key variable {var} does not hold 32 bytes in hex or base64"
-            ))
-        })
-    }
-
-    /// The key in the file at `path`: hex or base64 text, or 32 raw bytes.
-    /// Logs a warning when other users may read the file.
-    ///
-    /// # Errors
-    ///
-    /// A configuration error naming the file when it cannot be read or does
-    /// not hold a key.
-    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, Error> {
-        let path = path.as_ref();
-        let content = Zeroizing::new(fs::read(path).map_err(|e| {
-            Error::config(format!(
-                "the token store key file {} cannot be read: {e}",
-                path.display()
-            ))
-        })?);
-        warn_if_shared(path, "key file");
-        let text = content.trim_ascii();
-        if let Some(bytes) = decode_key(text) {
-            return Ok(StoreKey::from_bytes(bytes));
-        }
-        match <[u8; 32]>::try_from(content.as_slice()) {
-            Ok(raw) => Ok(StoreKey::from_bytes(raw)),
-            Err(_) => Err(Error::config(format!(
-                "the token store key file {} does not hold 32 bytes in hex, base64 or raw",
-                path.display()
-            ))),
-        }
-    }
-
-    /// The key in standard base64, to print once and keep in a secrets manager.
-    pub fn to_base64(&self) -> SecretString {
-        SecretString::from(STANDARD.encode(self.bytes.expose_secret()))
-    }
-}
-
-impl fmt::Debug for StoreKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("StoreKey(<redacted>)")
-    }
-}
-
-/// 32 bytes from 64 hex digits or from base64 in any common alphabet.
-fn decode_key(text: &[u8]) -> Option<[u8; 32]> {
-    if text.len() == 64 && text.iter().all(u8::is_ascii_hexdigit) {
-        let mut bytes = [0u8; 32];
-        for (byte, pair) in bytes.iter_mut().zip(text.chunks_exact(2)) {
-            let hi = (pair[0] as char).to_digit(16)?;
-            let lo = (pair[1] as char).to_digit(16)?;
-            *byte = u8::try_from(hi * 16 + lo).ok()?;
-        }
-        return Some(bytes);
-    }
-    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
-        .iter()
-        .find_map(|engine| {
-            let decoded = Zeroizing::new(engine.decode(text).ok()?);
-            <[u8; 32]>::try_from(decoded.as_slice()).ok()
-        })
-}
+/// The key of an [`EncryptedFileStore`]: conn-core's, the same key a
+/// shared store (conn-redis) seals tokens with.
+pub use conn_core::store::StoreKey;
 
 /// A [`TokenStore`] in one file, encrypted and authenticated with
 /// XChaCha20-Poly1305, so refresh tokens (rotated ones above all) survive a
@@ -200,7 +76,7 @@ fn decode_key(text: &[u8]) -> Option<[u8; 32]> {
 /// ```
 pub struct EncryptedFileStore {
     path: PathBuf,
-    cipher: XChaCha20Poly1305,
+    cipher: Cipher,
     key_check: Vec<u8>,
     /// Serializes read-modify-write cycles of this process.
     lock: Mutex<()>,
@@ -271,15 +147,9 @@ impl EncryptedFileStore {
                 path.display()
             )));
         }
-        let cipher = XChaCha20Poly1305::new(Key::from_slice(key.bytes.expose_secret()));
+        let cipher = Cipher::new(&key);
         let key_check = cipher
-            .encrypt(
-                XNonce::from_slice(&KEY_CHECK_NONCE),
-                Payload {
-                    msg: &[],
-                    aad: KEY_CHECK_AAD,
-                },
-            )
+            .encrypt(&KEY_CHECK_NONCE, &[], KEY_CHECK_AAD)
             .map_err(|_| Error::config("the token store key cannot be used"))?;
         Ok(EncryptedFileStore {
             path,
@@ -342,22 +212,12 @@ impl EncryptedFileStore {
             return Err(not_a_store());
         }
         let ciphertext = decode(&envelope.ciphertext)?;
-        let plaintext = Zeroizing::new(
-            self.cipher
-                .decrypt(
-                    XNonce::from_slice(&nonce),
-                    Payload {
-                        msg: &ciphertext,
-                        aad: AAD,
-                    },
-                )
-                .map_err(|_| {
-                    store_error(format!(
-                        "the token store {path} failed its integrity check: it was modified or damaged; \
-                         restore it from a backup, or delete it and seed new refresh tokens"
-                    ))
-                })?,
-        );
+        let plaintext = self.cipher.decrypt(&nonce, &ciphertext, AAD).map_err(|_| {
+            store_error(format!(
+                "the token store {path} failed its integrity check: it was modified or damaged; \
+                 restore it from a backup, or delete it and seed new refresh tokens"
+            ))
+        })?;
         let content: ContentIn = serde_json::from_slice(&plaintext)
             .map_err(|_| store_error(format!("the token store {path} decrypted to unreadable content")))?;
         Ok(content
@@ -397,16 +257,11 @@ impl EncryptedFileStore {
         let mut plaintext = Zeroizing::new(Vec::with_capacity(512 + 512 * entries.len()));
         serde_json::to_writer(&mut *plaintext, &content)
             .map_err(|_| store_error("the token store content could not be serialized".to_owned()))?;
-        let nonce: [u8; 24] = random::secure_bytes()?;
+        let nonce = Cipher::random_nonce()
+            .map_err(|e| store_error(format!("no nonce for the token store: {}", e.message())))?;
         let ciphertext = self
             .cipher
-            .encrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: &plaintext,
-                    aad: AAD,
-                },
-            )
+            .encrypt(&nonce, &plaintext, AAD)
             .map_err(|_| store_error("the token store content could not be encrypted".to_owned()))?;
         let envelope = Envelope {
             format: FORMAT.to_owned(),
@@ -589,33 +444,3 @@ fn warn_if_shared(path: &Path, what: &str) {
 
 #[cfg(not(unix))]
 fn warn_if_shared(_path: &Path, _what: &str) {}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_parse_from_hex_and_base64() {
-        let hex = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
-        let from_hex = decode_key(hex.as_bytes()).unwrap();
-        assert_eq!(from_hex[1], 0x11);
-        let b64 = STANDARD.encode(from_hex);
-        assert_eq!(decode_key(b64.as_bytes()), Some(from_hex));
-        assert_eq!(
-            decode_key(URL_SAFE_NO_PAD.encode(from_hex).as_bytes()),
-            Some(from_hex)
-        );
-        assert_eq!(decode_key(b"too short"), None);
-        assert!(StoreKey::parse("nope").unwrap_err().is_config());
-    }
-
-    #[test]
-    fn env_errors_name_the_variable_not_the_value() {
-        let err = StoreKey::from_env("CONN_AUTH_TEST_SURELY_UNSET_VARIABLE").unwrap_err();
-        assert!(err.is_config());
-        assert!(
-            err.to_string()
-                .contains("CONN_AUTH_TEST_SURELY_UNSET_VARIABLE is not set")
-        );
-    }
-}

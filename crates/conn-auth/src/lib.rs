@@ -17,6 +17,9 @@
 //! | [`TokenAuth`] + your [`TokenProvider`] / [`provider_fn`] | tokens from any flow (signed JWTs, vendor logins) |
 //! | [`Fallback`] | another strategy's credentials, degraded ones when they fail |
 //!
+//! - **Fleet tokens** ([`TokenAuthBuilder::shared`]): replicas share their
+//!   tokens through conn-core's `SharedTokens` (e.g. conn-redis): one token
+//!   request for the whole fleet, one refresh-token presentation at a time.
 //! - **Token cache** ([`TokenAuth`]): per tenant; refresh ahead of expiry
 //!   with skew and jitter; single-flight (1,000 calls on an expired token make
 //!   one token request); a 401 discards the token, fetches a new one and the
@@ -56,17 +59,27 @@
 #![deny(missing_docs)]
 
 mod api_key;
+mod aws_credentials;
 mod basic;
 mod cache;
+mod clock;
 mod fallback;
 mod file_store;
+mod fleet;
 mod form;
 mod grants;
+mod hmac_scheme;
+mod hmac_signing;
+mod hmac_verify;
+mod jwt;
 mod memory_store;
 mod oauth2;
+mod oidc;
 mod provider;
 mod random;
 mod scrub;
+mod sigv4;
+mod sigv4_skew;
 mod static_auth;
 mod store;
 mod token;
@@ -74,15 +87,24 @@ mod token_auth;
 mod token_response;
 
 pub use api_key::ApiKey;
+pub use aws_credentials::{AwsCredentialSource, AwsCredentials, aws_credentials_fn};
 pub use basic::BasicAuth;
+pub use clock::SigningClock;
 pub use fallback::Fallback;
 pub use file_store::{DEFAULT_KEY_VAR, EncryptedFileStore, StoreKey};
 pub use form::TokenForm;
 pub use grants::{ClientCredentials, RefreshTokenGrant};
+pub use hmac_scheme::{HmacAlgorithm, HmacKey, HmacScheme, SignatureEncoding, SignatureLayout, SignedPart};
+pub use hmac_signing::HmacAuth;
+pub use hmac_verify::HmacVerifier;
+pub use jwt::{JwtTimes, token_lifetime};
 pub use memory_store::MemoryStore;
 pub use oauth2::{ClientAuth, OAuth2Client, OAuth2ClientBuilder};
+pub use oidc::{OidcClientCredentials, OidcDiscovery, OidcDiscoveryBuilder, OidcDocument};
 pub use provider::{FetchReason, FnProvider, TokenProvider, TokenRequest, provider_fn};
 pub use scrub::scrub;
+pub use sigv4::{PayloadSigning, PresignedUrl, SigV4, SigV4Builder};
+pub use sigv4_skew::SkewCorrecting;
 pub use static_auth::StaticBearer;
 pub use store::{StoredToken, TokenStore};
 pub use token::{Token, TokenId};

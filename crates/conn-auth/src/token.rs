@@ -1,65 +1,11 @@
 //! `Token`: an access token and how long it lives, as a provider hands it over.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::random;
-
-/// A non-secret identifier of a token, for logs and access logs: random hex
-/// digits made when the token is received or stored, never derived from the
-/// token's value.
-///
-/// ```
-/// use conn_auth::TokenId;
-///
-/// let a = TokenId::generate();
-/// assert_ne!(a, TokenId::generate());
-/// assert_eq!(a.as_str().len(), 16);
-/// ```
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct TokenId(Arc<str>);
-
-impl TokenId {
-    /// A fresh random id.
-    pub fn generate() -> Self {
-        TokenId(Arc::from(random::id_hex()))
-    }
-
-    /// An id read back from a store. Anything but ASCII letters, digits, `-`
-    /// and `_` is dropped and the length capped, so an id from a file can
-    /// neither smuggle text into logs nor carry a secret of any length.
-    pub fn from_stored(id: &str) -> Self {
-        let clean: String = id
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-            .take(64)
-            .collect();
-        if clean.is_empty() {
-            return TokenId::generate();
-        }
-        TokenId(Arc::from(clean))
-    }
-
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for TokenId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for TokenId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TokenId({})", self.0)
-    }
-}
+pub use conn_core::store::TokenId;
 
 /// An access token: its secret value, its lifetime as issued, the scope it
 /// was granted, and a [`TokenId`] for logs.
@@ -94,6 +40,13 @@ impl Token {
             lifetime: None,
             scope: None,
         }
+    }
+
+    /// The same token under another id (a token adopted from a fleet keeps
+    /// the id every replica logs).
+    pub(crate) fn with_id(mut self, id: TokenId) -> Self {
+        self.id = id;
+        self
     }
 
     /// Sets how long the token is valid, counted from when it was requested.

@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use conn_core::store::SharedTokens;
 use conn_core::{AuthStrategy, BoxFuture, Context, Error, ErrorKind, Request};
 use http::header::{AUTHORIZATION, HeaderName};
 use secrecy::ExposeSecret;
@@ -63,6 +64,7 @@ pub struct TokenAuth {
 /// Builds a [`TokenAuth`]; see [`TokenAuth::builder`].
 pub struct TokenAuthBuilder {
     provider: Arc<dyn TokenProvider>,
+    shared: Option<Arc<dyn SharedTokens>>,
     settings: CacheSettings,
     header: HeaderName,
     scheme: Option<String>,
@@ -80,6 +82,7 @@ impl TokenAuth {
     pub fn builder(provider: Arc<dyn TokenProvider>) -> TokenAuthBuilder {
         TokenAuthBuilder {
             provider,
+            shared: None,
             settings: CacheSettings {
                 skew: Duration::from_secs(60),
                 jitter: Duration::from_secs(30),
@@ -151,6 +154,17 @@ impl TokenAuthBuilder {
         self
     }
 
+    /// Shares tokens with the other replicas of a fleet (e.g.
+    /// `conn_redis::RedisTokenStore`): the first replica that needs a token
+    /// takes the fleet's lock and fetches, the others wait and use what it
+    /// published, so N replicas make one token request; a token refused
+    /// with 401 is replaced once for the whole fleet. Without it (the
+    /// default) each process fetches its own tokens.
+    pub fn shared(mut self, shared: Arc<dyn SharedTokens>) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+
     /// The header the token goes in (default `Authorization`).
     pub fn header(mut self, name: HeaderName) -> Self {
         self.header = name;
@@ -167,7 +181,7 @@ impl TokenAuthBuilder {
     /// Builds the strategy.
     pub fn build(self) -> TokenAuth {
         TokenAuth {
-            cache: TokenCache::new(self.provider, self.settings),
+            cache: TokenCache::new(self.provider, self.settings, self.shared),
             settings: self.settings,
             header: self.header,
             scheme: self.scheme,
@@ -197,6 +211,14 @@ impl AuthStrategy for TokenAuth {
 
     fn refresh<'a>(&'a self, context: &'a Context) -> BoxFuture<'a, Result<bool, Error>> {
         Box::pin(self.cache.refresh_after_unauthorized(context))
+    }
+
+    /// Per tenant: the cached token's expiry, whether a fetch is in flight,
+    /// whether the last one failed; tenants sorted, calls without a tenant first.
+    fn credential_status(&self) -> Vec<conn_core::CredentialStatus> {
+        let mut statuses = self.cache.statuses();
+        statuses.sort_by(|a, b| a.tenant.cmp(&b.tenant));
+        statuses
     }
 }
 

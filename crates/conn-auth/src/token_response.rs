@@ -56,9 +56,18 @@ impl TokenResponse {
     }
 
     /// The access token as a [`Token`] for the cache.
+    ///
+    /// Its lifetime is the shorter of `expires_in` and, when the access
+    /// token is a JWT, its own `exp` (read, not verified: see
+    /// [`token_lifetime`](crate::token_lifetime)).
     pub fn into_token(self) -> Token {
+        let lifetime = crate::jwt::token_lifetime(
+            self.access_token.expose_secret(),
+            self.expires_in,
+            std::time::SystemTime::now(),
+        );
         let mut token = Token::new(self.access_token);
-        if let Some(lifetime) = self.expires_in {
+        if let Some(lifetime) = lifetime {
             token = token.expires_in(lifetime);
         }
         if let Some(scope) = self.scope {

@@ -79,8 +79,17 @@ impl Blueprint {
         };
         let mut blueprint = Blueprint::default();
         let names: Vec<String> = sections.connectors.iter().map(|c| c.name.clone()).collect();
-        if let Some(node) = &sections.gateway {
-            blueprint.gateway = gateway::read(node, &names, secrets, &mut errors);
+        // `CONN__GATEWAY__...` alone makes a section: `conn serve` reads it.
+        let gateway_env = overrides.take(crate::layers::GATEWAY_TARGET);
+        if sections.gateway.is_some() || !gateway_env.is_empty() {
+            let mut section = match &sections.gateway {
+                Some(node) => gateway::read(node, &names, secrets, &mut errors),
+                None => Some(GatewaySection::default()),
+            };
+            if let Some(section) = &mut section {
+                gateway::apply_env(section, gateway_env, &mut errors);
+            }
+            blueprint.gateway = section;
         }
         for section in sections.connectors {
             let overrides = overrides.take(&section.name);

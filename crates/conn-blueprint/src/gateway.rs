@@ -13,6 +13,7 @@ use std::time::Duration;
 use crate::build::{SecretRules, resolve_secret};
 use crate::config::{LimitSpec, Secret};
 use crate::errors::ValidationErrors;
+use crate::layers::Override;
 use crate::schema::{KeySpec, Kind};
 use crate::tree::{Node, Raw};
 use crate::values::{Reader, Value};
@@ -108,6 +109,59 @@ pub const GATEWAY_KEYS: &[KeySpec] = &[
         "The calls, run concurrently: [{ name, connector, method = \"GET\", path = \"/orders/{id}\" }].",
     ),
 ];
+
+/// The `[gateway]` keys `CONN__GATEWAY__<KEY>` may set: the scalars. Keys
+/// stay secret references (`admin_key`), and callers and workflows are
+/// tables, so neither comes from a variable's text.
+pub const ENV_KEYS: &[&str] = &[
+    "listen",
+    "body_limit",
+    "request_timeout",
+    "max_in_flight",
+    "max_header_bytes",
+    "shutdown_grace",
+];
+
+/// The spec of a `[gateway]` key settable from the environment.
+pub(crate) fn env_key(path: &str) -> Option<&'static KeySpec> {
+    if !ENV_KEYS.contains(&path) {
+        return None;
+    }
+    GATEWAY_KEYS.iter().find(|spec| spec.path == path)
+}
+
+/// Puts `CONN__GATEWAY__...` overrides (already read as their key's kind)
+/// on top of the section; a problem names the variable.
+pub(crate) fn apply_env(
+    section: &mut GatewaySection,
+    overrides: Vec<Override>,
+    errors: &mut ValidationErrors,
+) {
+    for (path, value, var) in overrides {
+        let shown = format!("env.{var}");
+        match (path, value) {
+            ("listen", Value::Str(text)) => match text.parse() {
+                Ok(addr) => section.listen = addr,
+                Err(_) => errors.push(
+                    shown,
+                    None,
+                    format!("expected an address such as \"127.0.0.1:8080\", found {text:?}"),
+                ),
+            },
+            (key, Value::Int(i)) => {
+                let i = usize::try_from(i).unwrap_or(usize::MAX);
+                match key {
+                    "body_limit" => section.body_limit = i,
+                    "max_in_flight" => section.max_in_flight = i,
+                    _ => section.max_header_bytes = i,
+                }
+            }
+            ("request_timeout", Value::Duration(d)) => section.request_timeout = d,
+            (_, Value::Duration(d)) => section.shutdown_grace = d,
+            (key, _) => errors.push(shown, None, format!("{key} cannot be set from the environment")),
+        }
+    }
+}
 
 /// A validated `[gateway]` section.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,5 +1,8 @@
 //! Layering: schema defaults < `[defaults]` < connector < `CONN__...`
 //! environment overrides, each effective value remembering where it came from.
+//! `CONN__GATEWAY__<KEY>` sets a scalar key of the `[gateway]` section the
+//! same way (unless a connector is named `gateway`: then it is that
+//! connector's, as before).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -49,8 +52,12 @@ pub fn env_name(connector: &str) -> String {
 /// One `CONN__...` override: the key it sets, its value and the variable's name.
 pub(crate) type Override = (&'static str, Value, String);
 
-/// `CONN__<CONNECTOR>__<SECTION>__<KEY>` overrides, by target (`defaults`
-/// or a connector's name).
+/// The target of `CONN__GATEWAY__...` overrides: not a name a connector
+/// can have, so a connector named `gateway` keeps its own.
+pub(crate) const GATEWAY_TARGET: &str = "[gateway]";
+
+/// `CONN__<CONNECTOR>__<SECTION>__<KEY>` overrides, by target (`defaults`,
+/// [`GATEWAY_TARGET`] or a connector's name).
 pub(crate) struct EnvOverrides(BTreeMap<String, Vec<Override>>);
 
 impl EnvOverrides {
@@ -71,8 +78,12 @@ impl EnvOverrides {
                 errors.push(shown, None, "expected CONN__<CONNECTOR>__<SECTION>__<KEY>");
                 continue;
             }
+            let gateway =
+                parts[1] == "GATEWAY" && !connectors.clone().any(|name| env_name(name) == "GATEWAY");
             let target = if parts[1] == "DEFAULTS" {
                 Some("defaults".to_owned())
+            } else if gateway {
+                Some(GATEWAY_TARGET.to_owned())
             } else {
                 connectors
                     .clone()
@@ -84,8 +95,21 @@ impl EnvOverrides {
                 continue;
             };
             let path = parts[2..].join(".").to_ascii_lowercase();
-            let Some(spec) = schema::spec(&path) else {
-                errors.push(shown, None, format!("unknown key {path}"));
+            let spec = if gateway {
+                crate::gateway::env_key(&path)
+            } else {
+                schema::spec(&path)
+            };
+            let Some(spec) = spec else {
+                let known = if gateway {
+                    format!(
+                        " (the [gateway] keys settable from the environment: {})",
+                        crate::gateway::ENV_KEYS.join(", ")
+                    )
+                } else {
+                    String::new()
+                };
+                errors.push(shown, None, format!("unknown key {path}{known}"));
                 continue;
             };
             if !spec.kind.is_scalar() {
@@ -103,7 +127,7 @@ impl EnvOverrides {
         EnvOverrides(by_target)
     }
 
-    /// Takes the overrides for `target` (`defaults` or a connector's name).
+    /// Takes the overrides for `target` (`defaults`, [`GATEWAY_TARGET`] or a connector's name).
     pub(crate) fn take(&mut self, target: &str) -> Vec<Override> {
         self.0.remove(target).unwrap_or_default()
     }

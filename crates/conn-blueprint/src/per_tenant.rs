@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use conn_core::{
-    AttemptOutcome, AuthStrategy, BoxFuture, CallInfo, Context, Error, Permit, Request, RetryDecision,
-    RetryPolicy, Throttle,
+    AttemptOutcome, AuthStrategy, BoxFuture, CallInfo, Context, CredentialStatus, Error, Permit, Request,
+    RetryDecision, RetryPolicy, Throttle,
 };
 use conn_throttle::Throttler;
 
@@ -64,6 +64,42 @@ impl AuthStrategy for TenantAuth {
     fn refresh<'a>(&'a self, context: &'a Context) -> BoxFuture<'a, Result<bool, Error>> {
         let strategy = self.pick(context);
         Box::pin(async move { strategy.refresh(context).await })
+    }
+
+    /// The connector's own strategy's entries, then each tenant's own
+    /// (blueprint, then run time), each tenant's only for that tenant: a
+    /// tenant's strategy serves no other, so anything else it holds is
+    /// not this connector's.
+    fn credential_status(&self) -> Vec<CredentialStatus> {
+        let mut statuses = self.default.credential_status();
+        let own = |tenant: &str, strategy: &Arc<dyn AuthStrategy>| {
+            strategy
+                .credential_status()
+                .into_iter()
+                .filter(|s| s.tenant.as_deref() == Some(tenant))
+                .collect::<Vec<_>>()
+        };
+        let mut tenants: Vec<_> = self.tenants.iter().collect();
+        tenants.sort_by(|a, b| a.0.cmp(b.0));
+        for (tenant, strategy) in tenants {
+            statuses.extend(own(tenant, strategy));
+        }
+        let runtime: Vec<(String, Arc<dyn AuthStrategy>)> = {
+            let map = self.runtime.strategies.read().unwrap_or_else(|e| e.into_inner());
+            let mut list: Vec<_> = map
+                .iter()
+                .filter(|((connector, tenant), _)| {
+                    *connector == self.connector && !self.tenants.contains_key(tenant)
+                })
+                .map(|((_, tenant), strategy)| (tenant.clone(), strategy.clone()))
+                .collect();
+            list.sort_by(|a, b| a.0.cmp(&b.0));
+            list
+        };
+        for (tenant, strategy) in &runtime {
+            statuses.extend(own(tenant, strategy));
+        }
+        statuses
     }
 }
 

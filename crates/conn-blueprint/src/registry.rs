@@ -4,7 +4,7 @@
 use std::sync::{Arc, RwLock};
 
 use conn_breaker::CircuitBreaker;
-use conn_core::{AuthStrategy, Connector, Error, Transport};
+use conn_core::{AuthStrategy, Connector, CredentialStatus, Error, Transport};
 use conn_retry::RetryBudget;
 use conn_throttle::Throttler;
 
@@ -138,6 +138,13 @@ impl Registry {
     /// The retry budget of `name`, if it has one (shared groups give the same `Arc`).
     pub fn retry_budget(&self, name: &str) -> Option<Arc<RetryBudget>> {
         self.current().slots.get(name).and_then(|s| s.budget.clone())
+    }
+
+    /// What `name`'s auth holds per tenant: token expiry and renewal state,
+    /// never a token (`None` when there is no such connector; empty when its
+    /// credentials do not expire). Read-only: nothing is fetched.
+    pub fn credential_status(&self, name: &str) -> Option<Vec<CredentialStatus>> {
+        self.current().slots.get(name).map(|s| s.auth.credential_status())
     }
 
     /// The feature-flag selector of `name`, if it has a variant (see [`Selector::counts`]).

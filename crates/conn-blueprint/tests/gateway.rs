@@ -140,3 +140,84 @@ fn docs_list_every_gateway_key() {
         );
     }
 }
+
+#[test]
+fn gateway_scalars_come_from_conn_gateway_variables() {
+    let text = format!(
+        r#"{CONNECTORS}
+[gateway]
+listen = "127.0.0.1:8080"
+body_limit = 2048
+"#
+    );
+    let mut env = env();
+    env.insert("CONN__GATEWAY__LISTEN".to_owned(), "0.0.0.0:9100".to_owned());
+    env.insert("CONN__GATEWAY__MAX_IN_FLIGHT".to_owned(), "7".to_owned());
+    env.insert("CONN__GATEWAY__REQUEST_TIMEOUT".to_owned(), "5s".to_owned());
+    env.insert("CONN__GATEWAY__SHUTDOWN_GRACE".to_owned(), "2s".to_owned());
+    let blueprint = Blueprint::from_str_with_env(&text, &env).unwrap_or_else(|e| panic!("{e}"));
+    let gateway = blueprint.gateway().unwrap();
+    assert_eq!(
+        gateway.listen.to_string(),
+        "0.0.0.0:9100",
+        "the variable wins over the file"
+    );
+    assert_eq!(gateway.max_in_flight, 7);
+    assert_eq!(gateway.request_timeout, Duration::from_secs(5));
+    assert_eq!(gateway.shutdown_grace, Duration::from_secs(2));
+    assert_eq!(
+        gateway.body_limit, 2048,
+        "keys without a variable keep the file's value"
+    );
+
+    // Without a [gateway] table, the variables make one.
+    let only_env = HashMap::from([("CONN__GATEWAY__BODY_LIMIT".to_owned(), "4096".to_owned())]);
+    let blueprint = Blueprint::from_str_with_env(CONNECTORS, &only_env).unwrap();
+    assert_eq!(blueprint.gateway().unwrap().body_limit, 4096);
+}
+
+#[test]
+fn bad_conn_gateway_variables_are_named_in_the_problems() {
+    let mut env = env();
+    for (var, value) in [
+        ("CONN__GATEWAY__LISTEN", "not an address"),
+        ("CONN__GATEWAY__MAX_IN_FLIGHT", "0"),
+        ("CONN__GATEWAY__REQUEST_TIMEOUT", "soon"),
+        ("CONN__GATEWAY__ADMIN_KEY", "s3cr3t-from-env"),
+        ("CONN__GATEWAY__CALLERS__SHOP__KEY", "s3cr3t-caller"),
+    ] {
+        env.insert(var.to_owned(), value.to_owned());
+    }
+    let errors = Blueprint::from_str_with_env(CONNECTORS, &env).unwrap_err();
+    for var in [
+        "CONN__GATEWAY__LISTEN",
+        "CONN__GATEWAY__MAX_IN_FLIGHT",
+        "CONN__GATEWAY__REQUEST_TIMEOUT",
+        "CONN__GATEWAY__ADMIN_KEY",
+        "CONN__GATEWAY__CALLERS__SHOP__KEY",
+    ] {
+        assert!(
+            errors.has(&format!("env.{var}")),
+            "no problem for {var}: {errors}"
+        );
+    }
+    let shown = errors.to_string();
+    assert!(shown.contains("settable from the environment: listen"), "{shown}");
+    assert!(!shown.contains("s3cr3t"), "{shown}");
+}
+
+#[test]
+fn a_connector_named_gateway_keeps_its_variables() {
+    let text = r#"
+[connectors.gateway]
+base_url = "https://gateway.example"
+"#;
+    let env = HashMap::from([("CONN__GATEWAY__RETRY__MAX_ATTEMPTS".to_owned(), "5".to_owned())]);
+    let blueprint = Blueprint::from_str_with_env(text, &env).unwrap_or_else(|e| panic!("{e}"));
+    assert!(blueprint.gateway().is_none());
+    assert!(
+        blueprint.explain().contains("5 [env]"),
+        "the connector's retry comes from the variable:\n{}",
+        blueprint.explain()
+    );
+}

@@ -4,7 +4,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use conn_core::{AttemptOutcome, Breaker, CallInfo, Error, Permit};
+use conn_core::store::{BreakerSignal, OperatorState};
+use conn_core::{AttemptOutcome, Breaker, CallInfo, Error, ErrorKind, Permit};
 use tokio::sync::broadcast;
 
 use crate::circuit::{Guard, KeyState};
@@ -55,16 +56,25 @@ pub struct CircuitBreaker {
 }
 
 /// What every clone shares.
-#[derive(Debug)]
 struct Inner {
     shared: Shared,
     registry: Registry,
+    /// The fleet's operator signals, if replicas share them.
+    signal: Option<Arc<dyn BreakerSignal>>,
 }
 
 impl CircuitBreaker {
-    pub(crate) fn from_parts(shared: Shared, registry: Registry) -> Self {
+    pub(crate) fn from_parts(
+        shared: Shared,
+        registry: Registry,
+        signal: Option<Arc<dyn BreakerSignal>>,
+    ) -> Self {
         CircuitBreaker {
-            inner: Arc::new(Inner { shared, registry }),
+            inner: Arc::new(Inner {
+                shared,
+                registry,
+                signal,
+            }),
         }
     }
 
@@ -164,8 +174,74 @@ impl CircuitBreaker {
     }
 }
 
+impl CircuitBreaker {
+    /// What the fleet's signal says before the local circuit is asked:
+    /// `Some` decides the admission, `None` leaves it to the circuit.
+    fn admit_by_signal(
+        &self,
+        signal: &dyn BreakerSignal,
+        call: &CallInfo<'_>,
+    ) -> Option<Result<Permit, Error>> {
+        match signal.operator_state(call.connector) {
+            OperatorState::ForcedOpen => Some(Err(Error::new(
+                ErrorKind::CircuitOpen,
+                "the circuit was forced open by an operator for every replica",
+            ))),
+            // No guard: nothing is recorded.
+            OperatorState::Disabled => Some(Ok(Permit::none())),
+            // Admitted whatever the circuit says (recorded while it admits).
+            OperatorState::ForcedClosed => {
+                Some(Ok(self.admit_locally(call).unwrap_or_else(|_| Permit::none())))
+            }
+            OperatorState::Auto => {
+                let key = self.key_of(call);
+                signal.opened_elsewhere(call.connector, &key).map(|left| {
+                    Err(
+                        Error::new(ErrorKind::CircuitOpen, "the circuit opened in another replica")
+                            .with_retry_after(left),
+                    )
+                })
+            }
+        }
+    }
+
+    /// Announces the circuit of `call` if recording its outcome opened it.
+    fn announce_if_opened(&self, signal: &dyn BreakerSignal, call: &CallInfo<'_>, before: Option<State>) {
+        let key = self.key_of(call);
+        if before != Some(State::Open) && self.state(&key) == Some(State::Open) {
+            let open_for = self
+                .snapshot(&key)
+                .and_then(|s| s.next_probe_in)
+                .unwrap_or(self.inner.shared.config.cooldown);
+            signal.announce_open(call.connector, &key, open_for);
+        }
+    }
+}
+
 impl Breaker for CircuitBreaker {
     fn admit(&self, call: &CallInfo<'_>) -> Result<Permit, Error> {
+        if let Some(signal) = &self.inner.signal
+            && let Some(decided) = self.admit_by_signal(&**signal, call)
+        {
+            return decided;
+        }
+        self.admit_locally(call)
+    }
+
+    fn record(&self, call: &CallInfo<'_>, permit: Permit, outcome: &AttemptOutcome<'_>) {
+        match &self.inner.signal {
+            None => self.record_locally(call, permit, outcome),
+            Some(signal) => {
+                let before = self.state(&self.key_of(call));
+                self.record_locally(call, permit, outcome);
+                self.announce_if_opened(&**signal, call, before);
+            }
+        }
+    }
+}
+
+impl CircuitBreaker {
+    fn admit_locally(&self, call: &CallInfo<'_>) -> Result<Permit, Error> {
         let (shared, registry) = (&self.inner.shared, &self.inner.registry);
         let key_by = &shared.config.key_by;
         let admit = |state: &Arc<KeyState>| {
@@ -183,7 +259,7 @@ impl Breaker for CircuitBreaker {
         admitted.unwrap_or_else(|| Ok(Permit::none()))
     }
 
-    fn record(&self, call: &CallInfo<'_>, permit: Permit, outcome: &AttemptOutcome<'_>) {
+    fn record_locally(&self, call: &CallInfo<'_>, permit: Permit, outcome: &AttemptOutcome<'_>) {
         // Disabled and untracked calls carry no guard: nothing to record.
         let Some(mut guard) = permit.downcast::<Guard>() else {
             return;
@@ -216,6 +292,7 @@ impl fmt::Debug for CircuitBreaker {
         f.debug_struct("CircuitBreaker")
             .field("key_by", &self.inner.shared.config.key_by)
             .field("keys", &self.inner.registry.len())
+            .field("fleet_signal", &self.inner.signal.is_some())
             .finish_non_exhaustive()
     }
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use conn_core::store::BreakerSignal;
 use conn_core::{AttemptOutcome, ErrorKind};
 
 use crate::breaker::CircuitBreaker;
@@ -42,10 +43,20 @@ use crate::window::{Window, WindowKind};
 ///     .build();
 /// # let _ = breaker;
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct CircuitBreakerBuilder {
     config: Config,
+    signal: Option<Arc<dyn BreakerSignal>>,
+}
+
+impl std::fmt::Debug for CircuitBreakerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CircuitBreakerBuilder")
+            .field("config", &self.config)
+            .field("signal", &self.signal.is_some())
+            .finish()
+    }
 }
 
 impl CircuitBreaker {
@@ -76,6 +87,7 @@ impl Default for CircuitBreaker {
 impl CircuitBreakerBuilder {
     pub(crate) fn new() -> Self {
         CircuitBreakerBuilder {
+            signal: None,
             config: Config {
                 consecutive_failures: DEFAULT_CONSECUTIVE_FAILURES,
                 count_window: Some(Window::last_calls(DEFAULT_WINDOW_CALLS)),
@@ -249,8 +261,21 @@ impl CircuitBreakerBuilder {
         self
     }
 
+    /// Follows a fleet's breaker signals (conn-core's `BreakerSignal`, e.g.
+    /// `conn_redis::RedisSignal`): an operator's force-open, force-close or
+    /// disable of a connector applies to every key of that connector in
+    /// every replica; and, when the signal announces opened circuits, a
+    /// circuit that opens here is announced and one opened elsewhere is
+    /// refused here until its cooldown ends. Without a signal (the default)
+    /// operator control is this process's ([`CircuitBreaker::force_open`]...).
+    pub fn signal(mut self, signal: Arc<dyn BreakerSignal>) -> Self {
+        self.signal = Some(signal);
+        self
+    }
+
     /// Builds the breaker.
     pub fn build(self) -> CircuitBreaker {
+        let signal = self.signal;
         let config = self.config;
         let registry = Registry::new(config.max_keys);
         CircuitBreaker::from_parts(
@@ -263,6 +288,7 @@ impl CircuitBreakerBuilder {
                 config,
             },
             registry,
+            signal,
         )
     }
 }

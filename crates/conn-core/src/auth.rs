@@ -1,6 +1,6 @@
 //! The `AuthStrategy` trait: credentials on every attempt.
 
-use crate::{BoxFuture, Context, Error, Request};
+use crate::{BoxFuture, Context, CredentialStatus, Error, Request};
 
 /// Adds credentials to each attempt, and renews them when the API refuses them.
 ///
@@ -42,6 +42,14 @@ pub trait AuthStrategy: Send + Sync {
     fn refresh<'a>(&'a self, context: &'a Context) -> BoxFuture<'a, Result<bool, Error>> {
         let _ = context;
         Box::pin(async { Ok(false) })
+    }
+
+    /// What an operator may see of the credentials this strategy holds,
+    /// one entry per tenant: expiry and renewal state, never a secret.
+    /// Strategies that hold nothing that expires (static keys) keep the
+    /// default, an empty list.
+    fn credential_status(&self) -> Vec<CredentialStatus> {
+        Vec::new()
     }
 }
 

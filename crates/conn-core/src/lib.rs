@@ -18,16 +18,22 @@
 //! Every wait uses tokio time, so timing is testable on a paused clock, and
 //! every wait is bounded by one [`Deadline`].
 //!
+//! State a fleet of replicas shares (rate quotas, tokens, breaker signals)
+//! is reached through the small traits of [`store`], each with an
+//! in-process default.
+//!
 //! Authors of component crates find their building blocks (randomness for
 //! jitter, metric hooks) in [`component`].
 #![deny(missing_docs)]
 
 mod auth;
+mod body;
 mod breaker;
 mod call;
 pub mod component;
 mod connector;
 mod context;
+mod credential_status;
 mod credentials;
 mod deadline;
 mod error;
@@ -41,19 +47,22 @@ mod response;
 mod retry;
 mod scrub;
 mod server_hints;
+pub mod store;
 pub mod telemetry;
 mod throttle;
 mod transport;
 mod url;
 
 pub use auth::{AuthStrategy, NoAuth};
+pub use body::{BodyLimit, BodyStream};
 pub use breaker::{Breaker, NoBreaker};
 pub use call::{AttemptOutcome, CallInfo};
-pub use connector::Connector;
 pub use connector::builder::{
     ConnectorBuilder, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CORRELATION_HEADER, DEFAULT_TOTAL_TIMEOUT,
 };
+pub use connector::{Connector, StreamingResponse};
 pub use context::Context;
+pub use credential_status::CredentialStatus;
 pub use credentials::Credentials;
 pub use deadline::{AttemptLimit, Deadline};
 pub use error::{BoxError, Error, ErrorKind, TimeoutKind};
@@ -69,5 +78,5 @@ pub use scrub::{REDACTED, scrub_secrets};
 pub use server_hints::{HintParser, MAX_HINT, ResetFormat, ResetHeader, ServerHints};
 pub use telemetry::Telemetry;
 pub use throttle::{NoThrottle, Throttle};
-pub use transport::{Transport, TransportRequest, TransportResponse};
+pub use transport::{Transport, TransportRequest, TransportResponse, TransportStream};
 pub use url::{BaseUrl, endpoint_path};

@@ -45,6 +45,7 @@ pub struct Request {
     pub(crate) credentials: Credentials,
     invalid: Option<&'static str>,
     degraded: Option<&'static str>,
+    body_limit: Option<u64>,
 }
 
 impl Request {
@@ -62,6 +63,7 @@ impl Request {
             credentials: Credentials::default(),
             invalid: None,
             degraded: None,
+            body_limit: None,
         }
     }
 
@@ -112,6 +114,46 @@ impl Request {
             (_, Err(_)) => self.invalid = Some("invalid header value"),
         }
         self
+    }
+
+    /// Sets the query parameter `key` to `value`, replacing every earlier
+    /// pair with that key (a paginator moving to the next page).
+    pub fn set_query(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        let key = key.into();
+        self.query.retain(|(k, _)| *k != key);
+        self.query.push((key, value.into()));
+        self
+    }
+
+    /// Removes every query pair (the endpoint's own `?query` stays).
+    pub fn clear_query(mut self) -> Self {
+        self.query.clear();
+        self
+    }
+
+    /// Replaces the endpoint (a path relative to the base URL, optionally
+    /// with a `?query`), keeping method, headers, query pairs and body: a
+    /// paginator following a next-page link. The endpoint is validated when
+    /// the call is made, like any other.
+    pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = endpoint.into();
+        self
+    }
+
+    /// The largest response body accepted for this call, overriding the
+    /// transport's limit (larger or smaller): an export read with
+    /// [`Connector::call_stream`](crate::Connector::call_stream) may be
+    /// gigabytes. Reaches the transport as a [`BodyLimit`](crate::BodyLimit)
+    /// extension of the wire request; a transport that does not know it
+    /// keeps its own limit.
+    pub fn body_limit(mut self, bytes: u64) -> Self {
+        self.body_limit = Some(bytes);
+        self
+    }
+
+    /// The body limit set with [`body_limit`](Self::body_limit), if any.
+    pub fn max_body_bytes(&self) -> Option<u64> {
+        self.body_limit
     }
 
     /// Sets the body.

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use crate::{BoxFuture, Credentials, Error};
+use crate::{BodyStream, BoxFuture, Credentials, Error};
 
 /// Sends one attempt of a call and returns the whole, buffered response.
 ///
@@ -35,6 +35,44 @@ use crate::{BoxFuture, Credentials, Error};
 pub trait Transport: Send + Sync {
     /// Sends `request` and reads the complete response body.
     fn send(&self, request: TransportRequest) -> BoxFuture<'static, Result<TransportResponse, Error>>;
+
+    /// Sends `request` and returns as soon as the response head arrives,
+    /// the body following as a [`BodyStream`]; used by
+    /// [`Connector::call_stream`](crate::Connector::call_stream).
+    ///
+    /// The body stream must apply the transport's size limit (or the
+    /// request's [`BodyLimit`](crate::BodyLimit) extension) and any
+    /// throughput guard chunk by chunk, and must never buffer the body.
+    ///
+    /// The default reads the whole body with [`send`](Self::send) and hands
+    /// it over as one chunk, so every transport works with `call_stream`;
+    /// only a transport that overrides this streams in bounded memory.
+    fn send_streaming(
+        &self,
+        request: TransportRequest,
+    ) -> BoxFuture<'static, Result<TransportStream, Error>> {
+        let buffered = self.send(request);
+        Box::pin(async move { buffered.await.map(TransportStream::from) })
+    }
+}
+
+/// The response to one streamed attempt: its head, and the body still on
+/// the wire.
+#[derive(Debug)]
+pub struct TransportStream {
+    /// Status and headers; the body arrives through the stream.
+    pub response: http::Response<BodyStream>,
+    /// When the response head arrived, if the transport knows.
+    pub first_byte: Option<Instant>,
+}
+
+impl From<TransportResponse> for TransportStream {
+    fn from(buffered: TransportResponse) -> Self {
+        TransportStream {
+            response: buffered.response.map(BodyStream::from_bytes),
+            first_byte: buffered.first_byte,
+        }
+    }
 }
 
 /// One attempt, ready for the wire.

@@ -77,7 +77,20 @@ impl BaseUrl {
         if uri.query().is_some() || url.contains('#') {
             return Err(Error::config("the base URL must not have a query or fragment"));
         }
+        // `host:` with a port that is not a number parses as an authority but
+        // can never be connected to: say so now rather than at the first call.
+        if authority.as_str().len() > authority.host().len() && authority.port_u16().is_none() {
+            return Err(Error::config("the base URL has an invalid port"));
+        }
         let prefix = uri.path().trim_end_matches('/').to_owned();
+        // The base path obeys the endpoints' rules (found by fuzzing): a dot
+        // segment in it, raw or encoded, lets the server resolve every call
+        // outside the path the connector was configured with.
+        for segment in prefix.split('/') {
+            check_segment(segment).map_err(|_| {
+                Error::config("the base URL path contains a dot segment (. or ..), raw or percent-encoded")
+            })?;
+        }
         Ok(BaseUrl {
             scheme,
             authority,
@@ -291,5 +304,35 @@ mod tests {
         assert!(BaseUrl::parse("/relative", false).is_err());
         assert!(BaseUrl::parse("https://api.example.com/?a=b", false).is_err());
         assert!(BaseUrl::parse("http://127.0.0.1:8080", true).is_ok());
+        assert!(BaseUrl::parse("http://[::1]:8080/v1", true).is_ok());
+    }
+
+    /// Regressions from `cargo xtask fuzz` (target `base_url`): bases whose
+    /// own path left the configured prefix once the server resolved it.
+    #[test]
+    fn a_base_path_with_dot_segments_is_refused() {
+        for hostile in [
+            "http://12/../etc",
+            "https://api.example.com/v2/%2E",
+            "https://api.example.com/v2/%252e%252e/admin",
+            "https://api.example.com//./api/v2",
+            "https://api.example.com/v2/../v1",
+        ] {
+            let err = BaseUrl::parse(hostile, true).unwrap_err();
+            assert!(err.message().contains("dot segment"), "{hostile}: {err}");
+        }
+        assert!(BaseUrl::parse("https://api.example.com/files/.../v1", false).is_ok());
+    }
+
+    /// Regression from `cargo xtask fuzz`: `127.0.0.1:rs` parsed as an authority.
+    #[test]
+    fn a_base_with_a_port_that_is_not_a_number_is_refused() {
+        assert!(
+            BaseUrl::parse("http://127.0.0.1:rs/v1", true)
+                .unwrap_err()
+                .message()
+                .contains("port")
+        );
+        assert!(BaseUrl::parse("https://api.example.com:/v1", false).is_err());
     }
 }

@@ -45,6 +45,9 @@ mod protect;
 mod proxy;
 mod shutdown;
 mod state;
+mod status;
+mod throttle_keys;
+mod tokens;
 mod workflow;
 
 use std::future::Future;
@@ -172,6 +175,7 @@ impl Gateway {
             .route("/v1/connectors/{connector}/{*path}", calls)
             .route("/v1/workflows/{name}", post(workflow::run).layer(ceiling))
             .route("/v1/admin/reload", post(admin::reload))
+            .merge(status::routes(&shared))
             .layer(RequestBodyLimitLayer::new(config.body_limit))
             .layer(TimeoutLayer::with_status_code(
                 http::StatusCode::GATEWAY_TIMEOUT,

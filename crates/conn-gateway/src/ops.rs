@@ -2,7 +2,7 @@
 //! connectors explained, and one connector's live state. None of them ever
 //! shows a secret: connectors are described by `Blueprint::explain`, which
 //! shows secret references (`<env NAME>`), and the state shows breaker and
-//! throttle state, never a token.
+//! throttle state and token expiry times, never a token.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -72,8 +72,8 @@ pub(crate) async fn connectors(State(shared): State<Arc<Shared>>, headers: Heade
     axum::Json(json!({ "connectors": list })).into_response()
 }
 
-/// `GET /v1/connectors/{name}/state` (admin): breaker state per key and
-/// throttle keys and server-driven pauses.
+/// `GET /v1/connectors/{name}/state` (admin): breaker state per key,
+/// throttle keys (each one's pause, slots and queue), token expiry per tenant.
 pub(crate) async fn state(
     State(shared): State<Arc<Shared>>,
     Path(name): Path<String>,
@@ -105,18 +105,20 @@ pub(crate) async fn state(
         })
         .collect();
     let throttle = shared.registry.throttle(&name).map(|t| {
+        let (per_key, truncated) = crate::throttle_keys::snapshot(&t);
         json!({
             "keys": t.key_count(),
             "paused_for_ms": t.paused_for("").map(|d| d.as_millis() as u64),
+            "per_key": per_key,
+            "per_key_truncated": truncated,
         })
     });
+    let tokens = crate::tokens::statuses(&shared.registry, &name);
     axum::Json(json!({
         "connector": name,
         "breaker": breaker,
         "throttle": throttle,
-        // Token expiry times need an inspection API on conn-auth's cache
-        // that the registry does not hand out yet; never the token itself.
-        "tokens": Value::Null,
+        "tokens": tokens,
     }))
     .into_response()
 }

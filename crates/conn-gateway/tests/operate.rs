@@ -71,6 +71,83 @@ async fn connectors_are_explained_and_their_state_shown_without_secrets() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_state_shows_when_each_tenants_token_expires_never_the_token() {
+    let gw = Harness::start().await;
+    let access_token = "canary-access-T0KEN-oauth-3c9e";
+    gw.upstream.route(
+        Method::POST,
+        "/token",
+        [Reply::json(
+            200,
+            format!(r#"{{"access_token":"{access_token}","token_type":"Bearer","expires_in":3600}}"#),
+        )],
+    );
+    gw.upstream.route(Method::GET, "/api/x", [Reply::json(200, "{}")]);
+    let before = gw.admin("GET", "/v1/connectors/oauth/state", "").await.json();
+    assert_eq!(
+        before["tokens"],
+        serde_json::json!([]),
+        "no token fetched yet: {before}"
+    );
+
+    assert_eq!(gw.shop("/v1/connectors/oauth/x").await.status, 200);
+    let sent = gw.upstream.requests_to("/api/x");
+    assert_eq!(
+        sent[0].headers["authorization"],
+        format!("Bearer {access_token}").as_str(),
+        "the call used the fetched token"
+    );
+
+    let now_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let answer = gw.admin("GET", "/v1/connectors/oauth/state", "").await;
+    assert_eq!(answer.status, 200);
+    let state = answer.json();
+    let tokens = state["tokens"].as_array().expect("a list of tokens");
+    assert_eq!(tokens.len(), 1, "{state}");
+    assert_eq!(tokens[0]["tenant"], "acme");
+    let expires_in = tokens[0]["expires_in_ms"].as_u64().unwrap();
+    // 3600 s from when the fetch began, minus the time this test took since.
+    assert!((3_570_000..=3_600_000).contains(&expires_in), "{expires_in}");
+    let expires_at = tokens[0]["expires_at_unix"].as_u64().unwrap();
+    assert!(
+        (now_unix + 3_569..=now_unix + 3_601).contains(&expires_at),
+        "{expires_at}"
+    );
+    assert_eq!(tokens[0]["refreshing"], false);
+    assert_eq!(tokens[0]["degraded"], false);
+    for canary in [access_token, CANARY_TOKEN] {
+        assert!(!answer.text().contains(canary), "{canary} in {}", answer.text());
+    }
+    // Static credentials do not expire: nothing to show.
+    let orders = gw.admin("GET", "/v1/connectors/orders/state", "").await.json();
+    assert_eq!(orders["tokens"], serde_json::json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_state_lists_each_throttle_keys_pause() {
+    let gw = Harness::start().await;
+    gw.upstream.route(
+        Method::GET,
+        "/api/busy",
+        [Reply::status(429).header("retry-after", "30")],
+    );
+    assert_eq!(gw.shop("/v1/connectors/limited/busy").await.status, 429);
+    let state = gw.admin("GET", "/v1/connectors/limited/state", "").await.json();
+    let throttle = &state["throttle"];
+    assert_eq!(throttle["keys"], 1, "{state}");
+    assert_eq!(throttle["per_key_truncated"], false);
+    let key = &throttle["per_key"][0];
+    assert_eq!(key["key"], "", "the connector's one global key: {state}");
+    let paused = key["paused_for_ms"].as_u64().expect("the 429 paused the key");
+    assert!((25_000..=30_000).contains(&paused), "{paused}");
+    assert_eq!(key["queued"], false);
+    assert_eq!(key["in_flight"], serde_json::Value::Null, "no max_in_flight");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_forces_a_breaker_open_closed_and_back() {
     let gw = Harness::start().await;
     gw.upstream.route(Method::GET, "/api/x", [Reply::json(200, "{}")]);

@@ -157,6 +157,7 @@ impl RetryPolicy for Retry {
             && !budget.try_withdraw()
         {
             tracing::debug!(attempt = call.attempt, %reason, "not retried: retry budget exhausted");
+            conn_core::component::hooks::retry_budget_exhausted(call.connector);
             return RetryDecision::GiveUp {
                 reason: "retry budget exhausted".into(),
             };

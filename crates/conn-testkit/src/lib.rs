@@ -36,6 +36,13 @@
 //! # }
 //! ```
 //!
+//! [`fixture`] records real interactions (credentials scrubbed) to a JSON
+//! file and replays them with a strict matcher, so tests of a connector run
+//! offline and deterministically.
+//!
+//! [`RedisServer`] and [`RedisCluster`] start real `redis-server` processes
+//! on free loopback ports (killed on drop), for tests of fleet state.
+//!
 //! The server waits on real sockets, so its tests run on a normal tokio clock:
 //! a paused clock advances by itself while the runtime waits for I/O. Use
 //! small delays (tens of milliseconds) and generous timeouts, and assert only
@@ -43,8 +50,10 @@
 #![deny(missing_docs)]
 
 mod body;
+pub mod fixture;
 mod mock;
 mod record;
+mod redis;
 mod reply;
 mod server;
 mod tls;
@@ -52,5 +61,6 @@ mod tls;
 pub use body::ScriptedBody;
 pub use mock::{MockReply, MockTransport, ScriptedTransport, SentRequest};
 pub use record::RecordedRequest;
+pub use redis::{RedisCluster, RedisServer, RedisServerBuilder, redis_available};
 pub use reply::Reply;
 pub use server::{TestServer, TestServerBuilder};

@@ -16,6 +16,12 @@
 //!   capacity returns.
 //! - **Server hints**: `remaining = 0` until `T`, or a 429 with `Retry-After`,
 //!   pauses that key until `T` (read from conn-core's parsed hints).
+//! - **Endpoint policies** ([`EndpointPolicy`]): other quotas for the
+//!   endpoints a method and path pattern match, first match wins, the
+//!   throttle's own limits as the catch-all.
+//! - **Fleet quotas** ([`ThrottlerBuilder::rate_store`]): the rate limits
+//!   counted in a store shared by every replica (conn-core's `RateStore`,
+//!   e.g. conn-redis), the rest staying local.
 //! - **Adaptive** ([`Adaptive`], opt-in): learns a rate from 429s alone,
 //!   multiplicative decrease and CUBIC recovery, beside the fixed quotas.
 //!
@@ -42,10 +48,14 @@ mod adaptive;
 mod clock;
 mod key;
 mod limit;
+mod policy;
+mod snapshot;
 mod state;
 mod throttler;
 
 pub use adaptive::Adaptive;
 pub use key::KeyBy;
 pub use limit::Limit;
+pub use policy::EndpointPolicy;
+pub use snapshot::KeySnapshot;
 pub use throttler::{Mode, Throttler, ThrottlerBuilder};

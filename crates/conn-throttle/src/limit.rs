@@ -3,6 +3,7 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use conn_core::store::RateQuota;
 use governor::Quota;
 
 /// `count` requests per `period`, with a burst: how APIs publish their
@@ -68,6 +69,11 @@ impl Limit {
     /// Requests per second at the steady rate.
     pub fn rate(&self) -> f64 {
         f64::from(self.count) / self.period.as_secs_f64()
+    }
+
+    /// The same limit as conn-core's store quota, for a shared rate store.
+    pub fn rate_quota(&self) -> RateQuota {
+        RateQuota::new(self.count, self.period).burst(self.burst)
     }
 
     pub(crate) fn quota(&self) -> Quota {

@@ -4,7 +4,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use conn_core::{Error, ErrorKind};
+use conn_core::store::{Admission, RateQuota, RateRequest, RateStore};
+use conn_core::{Deadline, Error, ErrorKind};
 use governor::{
     RateLimiter, clock::Clock, middleware::NoOpMiddleware, state::InMemoryState, state::NotKeyed,
 };
@@ -30,6 +31,17 @@ pub(crate) struct KeyState {
     last_used: AtomicU64,
     adaptive: Option<Mutex<AdaptiveRate>>,
     clock: TokioClock,
+    /// The fleet's store of this key's quotas, if any (then `limiters` is
+    /// empty: the quotas are counted there).
+    fleet: Option<FleetQuota>,
+}
+
+/// This key's quotas as a shared store counts them.
+pub(crate) struct FleetQuota {
+    pub(crate) store: Arc<dyn RateStore>,
+    /// The key in the store: namespace, policy and throttle key.
+    pub(crate) key: String,
+    pub(crate) quotas: Vec<RateQuota>,
 }
 
 /// What an attempt holds while it runs: its concurrency slot, and the key
@@ -51,9 +63,11 @@ impl KeyState {
         max_in_flight: Option<usize>,
         adaptive: Option<Adaptive>,
         clock: TokioClock,
+        fleet: Option<FleetQuota>,
     ) -> Self {
+        let local_limits = if fleet.is_some() { &[][..] } else { limits };
         KeyState {
-            limiters: limits
+            limiters: local_limits
                 .iter()
                 .map(|l| RateLimiter::direct_with_clock(l.quota(), clock))
                 .collect(),
@@ -63,6 +77,7 @@ impl KeyState {
             last_used: AtomicU64::new(0),
             adaptive: adaptive.map(|config| Mutex::new(AdaptiveRate::new(config))),
             clock,
+            fleet,
         }
     }
 
@@ -154,6 +169,7 @@ impl KeyState {
         self: &Arc<Self>,
         now: Instant,
         give_up_at: Option<Instant>,
+        deadline: Deadline,
     ) -> Result<Slot, Error> {
         // Nobody in line (the common case): no timer is armed.
         let queue = match (self.queue.try_lock(), give_up_at) {
@@ -177,6 +193,7 @@ impl KeyState {
                 }
             }
         }
+        self.admit_in_fleet(now, give_up_at, deadline).await?;
         drop(queue);
         let permit = match &self.in_flight {
             None => None,
@@ -204,8 +221,10 @@ impl KeyState {
         })
     }
 
-    /// Admits at once or fails with a rate-limited error saying when to come back.
-    pub(crate) fn admit_now(self: &Arc<Self>, now: Instant) -> Result<Slot, Error> {
+    /// Admits at once or fails with a rate-limited error saying when to come
+    /// back (reject mode). With a fleet store, its answer is awaited (a
+    /// Redis round trip, bounded by its time limit), never a wait for capacity.
+    pub(crate) async fn admit_now(self: &Arc<Self>, now: Instant, deadline: Deadline) -> Result<Slot, Error> {
         let _queue = self
             .queue
             .try_lock()
@@ -213,6 +232,40 @@ impl KeyState {
         let mut passed = 0;
         self.try_rates(now, &mut passed)
             .map_err(|busy| rate_limited(busy.wait, busy.reason))?;
+        self.admit_in_fleet(now, Some(now), deadline).await?;
+        self.take_slot_now()
+    }
+
+    /// The fleet's part of an admission: a slot reserved in the shared store
+    /// (waited for, inside the queue, so this process keeps its FIFO order),
+    /// or a refusal saying when capacity returns.
+    async fn admit_in_fleet(
+        &self,
+        now: Instant,
+        give_up_at: Option<Instant>,
+        deadline: Deadline,
+    ) -> Result<(), Error> {
+        let Some(fleet) = &self.fleet else {
+            return Ok(());
+        };
+        let max_wait = give_up_at.map_or(Duration::MAX, |at| at.saturating_duration_since(now));
+        let request = RateRequest::new(&fleet.key, &fleet.quotas)
+            .max_wait(max_wait)
+            .deadline(deadline);
+        let admission = fleet.store.admit(&request).await;
+        tracing::Span::current().record("conn.fleet.mode", fleet.store.mode().label());
+        match admission? {
+            Admission::Go { wait } => {
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
+                Ok(())
+            }
+            Admission::Refused { retry_after } => Err(rate_limited(retry_after, "fleet rate limit reached")),
+        }
+    }
+
+    fn take_slot_now(self: &Arc<Self>) -> Result<Slot, Error> {
         let permit = match &self.in_flight {
             None => None,
             Some(slots) => Some(
@@ -240,5 +293,22 @@ fn rate_limited(wait: Duration, reason: &'static str) -> Error {
         err
     } else {
         err.with_retry_after(wait)
+    }
+}
+
+/// Read-only inspection for `Throttler::key_snapshots`: nothing here takes
+/// capacity or waits.
+impl KeyState {
+    /// Concurrency slots in use, out of `max`.
+    pub(crate) fn slots_in_use(&self, max: usize) -> Option<usize> {
+        self.in_flight
+            .as_ref()
+            .map(|slots| max.saturating_sub(slots.available_permits()))
+    }
+
+    /// Whether a call holds the queue (the head of the line waiting for a
+    /// quota, or admitting now).
+    pub(crate) fn is_queued(&self) -> bool {
+        self.queue.try_lock().is_err()
     }
 }

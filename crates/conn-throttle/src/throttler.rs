@@ -4,14 +4,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use conn_core::store::RateStore;
 use conn_core::{AttemptOutcome, BoxFuture, CallInfo, Error, Permit, Throttle};
 use dashmap::DashMap;
 use governor::clock::Clock;
 use tokio::time::Instant;
 
 use crate::clock::TokioClock;
-use crate::state::KeyState;
-use crate::{Adaptive, KeyBy, Limit};
+use crate::state::{FleetQuota, KeyState};
+use crate::{Adaptive, EndpointPolicy, KeyBy, Limit};
 
 /// What a throttle does when a key has no capacity now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,7 +56,28 @@ struct Settings {
     adaptive: Option<Adaptive>,
     honour_hints: bool,
     idle_timeout: Duration,
+    policies: Vec<EndpointPolicy>,
+    store: Option<FleetStore>,
 }
+
+/// The fleet's rate store and this throttle's namespace in it.
+#[derive(Clone)]
+struct FleetStore {
+    store: Arc<dyn RateStore>,
+    namespace: String,
+}
+
+impl std::fmt::Debug for FleetStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FleetStore")
+            .field("namespace", &self.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Separates the policy from the throttle key in a state's key; it cannot
+/// appear in a validated endpoint or a tenant id.
+const POLICY_SEPARATOR: char = '\u{1e}';
 
 struct Shared {
     settings: Settings,
@@ -79,6 +101,8 @@ impl Throttler {
                 adaptive: None,
                 honour_hints: true,
                 idle_timeout: Duration::from_secs(600),
+                policies: Vec::new(),
+                store: None,
             },
         }
     }
@@ -112,7 +136,27 @@ impl Throttler {
         (!remaining.is_zero()).then_some(remaining)
     }
 
-    fn state(&self, key: &str, now: Instant) -> Arc<KeyState> {
+    /// The first policy matching the call (`None`: the catch-all limits).
+    fn policy(&self, call: &CallInfo<'_>) -> Option<&EndpointPolicy> {
+        let (method, path) = (call.request.method(), call.request.path());
+        self.shared
+            .settings
+            .policies
+            .iter()
+            .find(|p| p.matches(method, path))
+    }
+
+    /// The state key of `key` under `policy`: the key itself for the
+    /// catch-all (so `paused_for(key)` keeps its meaning), prefixed by the
+    /// policy's name otherwise.
+    fn state_key<'k>(policy: Option<&EndpointPolicy>, key: &'k str) -> std::borrow::Cow<'k, str> {
+        match policy {
+            None => std::borrow::Cow::Borrowed(key),
+            Some(policy) => std::borrow::Cow::Owned(format!("{}{POLICY_SEPARATOR}{key}", policy.name())),
+        }
+    }
+
+    fn state(&self, policy: Option<&EndpointPolicy>, key: &str, now: Instant) -> Arc<KeyState> {
         let shared = &self.shared;
         let state = match shared.keys.get(key) {
             Some(state) => state.value().clone(),
@@ -120,11 +164,18 @@ impl Throttler {
                 .keys
                 .entry(Arc::from(key))
                 .or_insert_with(|| {
+                    let limits = policy.map_or(&shared.settings.limits[..], EndpointPolicy::limits);
+                    let fleet = shared.settings.store.as_ref().map(|fleet| FleetQuota {
+                        store: fleet.store.clone(),
+                        key: format!("{}\u{1f}{key}", fleet.namespace),
+                        quotas: limits.iter().map(Limit::rate_quota).collect(),
+                    });
                     Arc::new(KeyState::new(
-                        &shared.settings.limits,
+                        limits,
                         shared.settings.max_in_flight,
                         shared.settings.adaptive,
                         shared.clock,
+                        fleet,
                     ))
                 })
                 .value()
@@ -157,6 +208,8 @@ impl std::fmt::Debug for Throttler {
             .field("key_by", &shared.settings.key_by)
             .field("mode", &shared.settings.mode)
             .field("adaptive", &shared.settings.adaptive)
+            .field("policies", &shared.settings.policies)
+            .field("store", &shared.settings.store)
             .field("keys", &shared.keys.len())
             .finish_non_exhaustive()
     }
@@ -166,13 +219,15 @@ impl Throttle for Throttler {
     fn acquire<'a>(&'a self, call: &'a CallInfo<'a>) -> BoxFuture<'a, Result<Permit, Error>> {
         let now = Instant::now();
         self.maybe_sweep(now);
-        let state = self.state(&self.shared.settings.key_by.key(call), now);
+        let policy = self.policy(call);
+        let key = self.shared.settings.key_by.key(call);
+        let state = self.state(policy, &Self::state_key(policy, &key), now);
         Box::pin(async move {
             let slot = match self.shared.settings.mode {
-                Mode::Reject => state.admit_now(now)?,
+                Mode::Reject => state.admit_now(now, call.deadline).await?,
                 Mode::Wait { max_wait } => {
                     let give_up_at = call.deadline.earliest(now.checked_add(max_wait));
-                    state.admit(now, give_up_at.instant()).await?
+                    state.admit(now, give_up_at.instant(), call.deadline).await?
                 }
             };
             Ok(Permit::new(slot))
@@ -195,6 +250,7 @@ impl Throttle for Throttler {
             return;
         }
         let key = shared.settings.key_by.key(call);
+        let key = Self::state_key(self.policy(call), &key);
         let Some(state) = shared.keys.get(&*key).map(|s| s.value().clone()) else {
             return;
         };
@@ -221,6 +277,29 @@ impl ThrottlerBuilder {
     /// Adds a rate limit; several limits apply together.
     pub fn limit(mut self, limit: Limit) -> Self {
         self.settings.limits.push(limit);
+        self
+    }
+
+    /// Quotas for the endpoints a policy matches (method and path pattern),
+    /// checked in the order added, first match wins; calls no policy
+    /// matches get the limits of [`limit`](Self::limit) (the catch-all).
+    /// Each policy's quotas are counted apart, per key.
+    pub fn policy(mut self, policy: EndpointPolicy) -> Self {
+        self.settings.policies.push(policy);
+        self
+    }
+
+    /// Counts the rate limits in a shared store (a fleet's, e.g.
+    /// `conn_redis::RedisRateStore`) instead of in this process, under
+    /// `namespace` (the connector's name, or the name of a quota several
+    /// connectors share). The concurrency ceiling, the FIFO queue, server
+    /// pauses and the adaptive rate stay local and compose with the fleet
+    /// quota. Without a store, the limits are counted in this process.
+    pub fn rate_store(mut self, store: Arc<dyn RateStore>, namespace: impl Into<String>) -> Self {
+        self.settings.store = Some(FleetStore {
+            store,
+            namespace: namespace.into(),
+        });
         self
     }
 
@@ -269,6 +348,7 @@ impl ThrottlerBuilder {
         let longest = settings
             .limits
             .iter()
+            .chain(settings.policies.iter().flat_map(|p| p.limits()))
             .map(Limit::period)
             .max()
             .unwrap_or_default();
@@ -281,5 +361,42 @@ impl ThrottlerBuilder {
                 last_sweep: AtomicU64::new(0),
             }),
         }
+    }
+}
+
+/// Read-only inspection for operators (the gateway's state answer).
+impl Throttler {
+    /// Every key held now, sorted by policy and key: its server-driven
+    /// pause, concurrency slots in use and whether calls are queued. Takes
+    /// no capacity and waits for nothing; with many keys, it is as long as
+    /// [`key_count`](Self::key_count).
+    pub fn key_snapshots(&self) -> Vec<crate::KeySnapshot> {
+        let shared = &self.shared;
+        let now = Instant::now();
+        let mut snapshots: Vec<crate::KeySnapshot> = shared
+            .keys
+            .iter()
+            .map(|entry| {
+                let (policy, key) = match entry.key().split_once(POLICY_SEPARATOR) {
+                    Some((policy, key)) => (Some(policy.to_owned()), key.to_owned()),
+                    None => (None, entry.key().to_string()),
+                };
+                let state = entry.value();
+                let paused = state.pause_remaining(now);
+                crate::KeySnapshot {
+                    key,
+                    policy,
+                    paused_for: (!paused.is_zero()).then_some(paused),
+                    in_flight: shared
+                        .settings
+                        .max_in_flight
+                        .and_then(|max| state.slots_in_use(max)),
+                    queued: state.is_queued(),
+                    idle_for: state.idle_for(),
+                }
+            })
+            .collect();
+        snapshots.sort_by(|a, b| (&a.policy, &a.key).cmp(&(&b.policy, &b.key)));
+        snapshots
     }
 }

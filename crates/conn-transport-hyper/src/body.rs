@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use conn_core::{Error, ErrorKind, TimeoutKind};
+use conn_core::{BodyStream, Error, ErrorKind, TimeoutKind};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tokio::time::Instant;
@@ -31,75 +31,134 @@ pub struct MinThroughput {
     pub grace: Duration,
 }
 
-/// Reads the whole body, failing past `limit` bytes without reading further.
-pub(crate) async fn read_limited(
-    mut body: Incoming,
-    declared: Option<u64>,
-    limit: usize,
+/// A response body read frame by frame under the size limit and the
+/// throughput floor: the one guard both the buffered and the streamed
+/// reads go through, so they fail alike.
+pub(crate) struct GuardedBody {
+    body: Incoming,
+    limit: u64,
+    total: u64,
     floor: Option<MinThroughput>,
-) -> Result<Bytes, Error> {
-    if let Some(declared) = declared.filter(|&len| len > limit as u64) {
-        return Err(too_large(format!(
-            "the response declares {declared} bytes, over the limit of {limit}"
-        )));
-    }
-    let mut first: Option<Bytes> = None;
-    let mut rest = BytesMut::new();
-    let mut total = 0usize;
-    // A grace too long to represent disables the check rather than overflowing.
-    let mut window = floor.and_then(|f| Some((Instant::now().checked_add(f.grace)?, 0u64)));
-    loop {
-        let frame = match (&mut window, floor) {
-            (Some((check_at, in_window)), Some(floor)) => {
-                match tokio::time::timeout_at(*check_at, body.frame()).await {
-                    Ok(frame) => frame,
-                    Err(_) => {
-                        let needed = floor
-                            .bytes_per_second
-                            .saturating_mul(floor.grace.as_secs().max(1));
-                        if *in_window < needed {
-                            return Err(Error::new(
-                                ErrorKind::Timeout(TimeoutKind::Attempt),
-                                format!(
-                                    "the body stalled: {} bytes in {} ms, below the minimum of {} bytes/s",
-                                    in_window,
-                                    floor.grace.as_millis(),
-                                    floor.bytes_per_second
-                                ),
-                            ));
-                        }
-                        *in_window = 0;
-                        match check_at.checked_add(floor.grace) {
-                            Some(next) => *check_at = next,
-                            // Unreachable in practice (the first window already
-                            // fit); stop checking rather than overflow.
-                            None => window = None,
-                        }
-                        continue;
-                    }
-                }
-            }
-            _ => body.frame().await,
-        };
-        let Some(frame) = frame else { break };
-        let frame = frame.map_err(body_error)?;
-        let Ok(data) = frame.into_data() else { continue };
-        total = total.saturating_add(data.len());
-        if total > limit {
-            // Returning drops `body`: the connection is closed, not drained.
+    /// When the current throughput window ends, and the bytes seen in it.
+    window: Option<(Instant, u64)>,
+    done: bool,
+}
+
+impl GuardedBody {
+    /// Guards `body`; fails at once when `declared` (the `Content-Length`)
+    /// is already over `limit`.
+    pub(crate) fn new(
+        body: Incoming,
+        declared: Option<u64>,
+        limit: u64,
+        floor: Option<MinThroughput>,
+    ) -> Result<Self, Error> {
+        if let Some(declared) = declared.filter(|&len| len > limit) {
             return Err(too_large(format!(
-                "the response body exceeds the limit of {limit} bytes"
+                "the response declares {declared} bytes, over the limit of {limit}"
             )));
         }
-        if let Some((_, in_window)) = &mut window {
-            *in_window += data.len() as u64;
+        // A grace too long to represent disables the check rather than overflowing.
+        let window = floor.and_then(|f| Some((Instant::now().checked_add(f.grace)?, 0u64)));
+        Ok(GuardedBody {
+            body,
+            limit,
+            total: 0,
+            floor,
+            window,
+            done: false,
+        })
+    }
+
+    /// The next data chunk; `None` at the end. After an error the body is
+    /// dropped (the connection closed, not drained) and only `None` follows.
+    pub(crate) async fn next(&mut self) -> Option<Result<Bytes, Error>> {
+        if self.done {
+            return None;
         }
+        let result = self.next_inner().await;
+        if !matches!(result, Some(Ok(_))) {
+            self.done = true;
+        }
+        result
+    }
+
+    async fn next_inner(&mut self) -> Option<Result<Bytes, Error>> {
+        loop {
+            let frame = match (&mut self.window, self.floor) {
+                (Some((check_at, in_window)), Some(floor)) => {
+                    match tokio::time::timeout_at(*check_at, self.body.frame()).await {
+                        Ok(frame) => frame,
+                        Err(_) => {
+                            let needed = floor
+                                .bytes_per_second
+                                .saturating_mul(floor.grace.as_secs().max(1));
+                            if *in_window < needed {
+                                return Some(Err(Error::new(
+                                    ErrorKind::Timeout(TimeoutKind::Attempt),
+                                    format!(
+                                        "the body stalled: {} bytes in {} ms, below the minimum of {} bytes/s",
+                                        in_window,
+                                        floor.grace.as_millis(),
+                                        floor.bytes_per_second
+                                    ),
+                                )));
+                            }
+                            *in_window = 0;
+                            match check_at.checked_add(floor.grace) {
+                                Some(next) => *check_at = next,
+                                // Unreachable in practice (the first window already
+                                // fit); stop checking rather than overflow.
+                                None => self.window = None,
+                            }
+                            continue;
+                        }
+                    }
+                }
+                _ => self.body.frame().await,
+            };
+            let frame = match frame? {
+                Ok(frame) => frame,
+                Err(err) => return Some(Err(body_error(err))),
+            };
+            let Ok(data) = frame.into_data() else { continue };
+            if data.is_empty() {
+                continue;
+            }
+            self.total = self.total.saturating_add(data.len() as u64);
+            if self.total > self.limit {
+                return Some(Err(too_large(format!(
+                    "the response body exceeds the limit of {} bytes",
+                    self.limit
+                ))));
+            }
+            if let Some((_, in_window)) = &mut self.window {
+                *in_window += data.len() as u64;
+            }
+            return Some(Ok(data));
+        }
+    }
+}
+
+/// Reads the whole body, failing past `limit` bytes without reading further.
+pub(crate) async fn read_limited(
+    body: Incoming,
+    declared: Option<u64>,
+    limit: u64,
+    floor: Option<MinThroughput>,
+) -> Result<Bytes, Error> {
+    let mut body = GuardedBody::new(body, declared, limit, floor)?;
+    let mut first: Option<Bytes> = None;
+    let mut rest = BytesMut::new();
+    while let Some(data) = body.next().await {
+        let data = data?;
         // One-frame bodies (the common case) are returned without a copy.
         match &first {
             None if rest.is_empty() => first = Some(data),
             _ => {
                 if let Some(first) = first.take() {
-                    rest.reserve(declared.map_or(first.len() + data.len(), |d| d as usize));
+                    let hint = declared.and_then(|d| usize::try_from(d).ok());
+                    rest.reserve(hint.unwrap_or(first.len() + data.len()));
                     rest.extend_from_slice(&first);
                 }
                 rest.extend_from_slice(&data);
@@ -110,6 +169,14 @@ pub(crate) async fn read_limited(
         Some(only) => only,
         None => rest.freeze(),
     })
+}
+
+/// The body as a stream of chunks under the same guard: nothing is
+/// buffered, so memory is bounded by the frame size.
+pub(crate) fn stream_limited(body: GuardedBody) -> BodyStream {
+    BodyStream::new(futures_util::stream::unfold(body, |mut body| async move {
+        body.next().await.map(|chunk| (chunk, body))
+    }))
 }
 
 fn too_large(message: String) -> Error {

@@ -3,14 +3,17 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use conn_core::{BoxFuture, Error, ErrorKind, Transport, TransportRequest, TransportResponse};
+use conn_core::{
+    BodyLimit, BoxFuture, Error, ErrorKind, Transport, TransportRequest, TransportResponse, TransportStream,
+};
 use http_body_util::Full;
+use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::time::Instant;
 
-use crate::body::read_limited;
+use crate::body::{GuardedBody, read_limited, stream_limited};
 use crate::redirect::next_hop;
 use crate::{HyperTransportBuilder, MinThroughput, Redirects};
 
@@ -54,11 +57,50 @@ impl Transport for HyperTransport {
         let shared = self.shared.clone();
         Box::pin(async move { shared.execute(request).await })
     }
+
+    /// Streams the body chunk by chunk, under the body limit (or the
+    /// request's [`BodyLimit`]) and the throughput floor.
+    fn send_streaming(
+        &self,
+        request: TransportRequest,
+    ) -> BoxFuture<'static, Result<TransportStream, Error>> {
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            let head = shared.head(request).await?;
+            let body = GuardedBody::new(head.body, head.declared, head.limit, shared.min_throughput)?;
+            Ok(TransportStream {
+                response: http::Response::from_parts(head.parts, stream_limited(body)),
+                first_byte: Some(head.first_byte),
+            })
+        })
+    }
+}
+
+/// A response head, its body not read yet.
+struct Head {
+    parts: http::response::Parts,
+    body: Incoming,
+    declared: Option<u64>,
+    limit: u64,
+    first_byte: Instant,
 }
 
 impl Shared {
     async fn execute(&self, request: TransportRequest) -> Result<TransportResponse, Error> {
+        let head = self.head(request).await?;
+        let body = read_limited(head.body, head.declared, head.limit, self.min_throughput).await?;
+        let response = http::Response::from_parts(head.parts, body);
+        Ok(TransportResponse::new(response).with_first_byte(head.first_byte))
+    }
+
+    /// Sends the request, following redirects as configured, up to the
+    /// final response head.
+    async fn head(&self, request: TransportRequest) -> Result<Head, Error> {
         let TransportRequest { request, credentials } = request;
+        let limit = request
+            .extensions()
+            .get::<BodyLimit>()
+            .map_or(self.body_limit as u64, |limit| limit.0);
         let (max_hops, cross_origin) = match self.redirects {
             Redirects::None => (0, None),
             Redirects::Follow {
@@ -115,9 +157,13 @@ impl Shared {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<u64>().ok());
             let (parts, body) = response.into_parts();
-            let body = read_limited(body, declared, self.body_limit, self.min_throughput).await?;
-            let response = http::Response::from_parts(parts, body);
-            return Ok(TransportResponse::new(response).with_first_byte(first_byte));
+            return Ok(Head {
+                parts,
+                body,
+                declared,
+                limit,
+                first_byte,
+            });
         }
     }
 }

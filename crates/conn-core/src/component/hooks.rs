@@ -1,7 +1,9 @@
 //! Metric hooks for component crates, so every event a dashboard reads has
 //! one definition (names and labels: [`crate::telemetry`]).
 
-use crate::telemetry::{BREAKER_STATE, BREAKER_TRANSITIONS_TOTAL, TOKEN_REFRESHES_TOTAL};
+use crate::telemetry::{
+    BREAKER_STATE, BREAKER_TRANSITIONS_TOTAL, RETRY_BUDGET_EXHAUSTED_TOTAL, TOKEN_REFRESHES_TOTAL,
+};
 
 /// A circuit changed state: updates the state gauge and counts the
 /// transition; the breaker logs its own event with the reason.
@@ -26,4 +28,11 @@ pub fn breaker_transition(connector: &str, key: Option<&str>, to: &'static str, 
 /// details only it has (token id, lifetime, the scrubbed failure).
 pub fn token_refreshed(ok: bool) {
     metrics::counter!(TOKEN_REFRESHES_TOTAL, "result" => if ok { "ok" } else { "failed" }).increment(1);
+}
+
+/// A retry budget refused a retry of a call to `connector`: counts it in
+/// `conn_retry_budget_exhausted_total`, the signal that a retry storm was
+/// cut off (the call ends with its last error).
+pub fn retry_budget_exhausted(connector: &str) {
+    metrics::counter!(RETRY_BUDGET_EXHAUSTED_TOTAL, "connector" => connector.to_owned()).increment(1);
 }

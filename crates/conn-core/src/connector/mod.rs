@@ -6,6 +6,7 @@
 //! here, once per call, and wraps the loop from outside.
 
 pub(crate) mod builder;
+mod exchange;
 mod phases;
 mod pipeline;
 mod run;
@@ -14,14 +15,15 @@ mod state;
 use std::fmt;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
+use self::exchange::{Buffered, Exchange, Streamed};
+use self::phases::Finished;
 use self::pipeline::Pipeline;
 use self::state::CallState;
 use crate::telemetry::call::{Instrumented, Silent};
-use crate::{BaseUrl, Context, Document, Error, Request, Response};
+use crate::{BaseUrl, BodyStream, Context, Document, Error, Request, Response};
 
 /// One integration with one API: a base URL plus the components every call
 /// runs through, in this fixed order for each attempt (the phase names are
@@ -81,20 +83,74 @@ impl Connector {
     /// Errors carry the attempt count, the correlation id and the
     /// [`CallReport`](crate::CallReport); a final 4xx/5xx status is an error
     /// of the matching kind.
-    pub async fn call(&self, request: Request, mut context: Context) -> Result<Response, Error> {
+    pub async fn call(&self, request: Request, context: Context) -> Result<Response, Error> {
+        self.exchange::<Buffered>(request, context)
+            .await
+            .map(|(response, _)| response)
+    }
+
+    /// Runs `request` through the pipeline up to the response head, and
+    /// hands the body over as a [`BodyStream`] while it arrives.
+    ///
+    /// The head goes through the same phases as [`call`](Self::call):
+    /// breaker, throttle, auth, retries (only before the first body byte),
+    /// 401 refresh, and the final status decides the result (an error
+    /// status is read whole, bounded, and fails the call as usual). The
+    /// attempt timeout covers the head only; the body is bounded by the
+    /// transport's size limit (or the request's
+    /// [`body_limit`](Request::body_limit)) and its throughput guard, and
+    /// memory stays bounded by the chunk size when the transport streams
+    /// (the hyper transport does; the default of
+    /// [`Transport::send_streaming`](crate::Transport::send_streaming)
+    /// buffers). An error after the head ends the stream and says how many
+    /// bytes had arrived; it is not retried.
+    ///
+    /// ```no_run
+    /// use conn_core::{Connector, Context, Request};
+    ///
+    /// # async fn demo(connector: Connector) -> Result<(), conn_core::Error> {
+    /// let response = connector.call_stream(Request::get("/export"), Context::new()).await?;
+    /// println!("{}", response.report());
+    /// let mut body = response.into_body();
+    /// while let Some(chunk) = body.next_chunk().await {
+    ///     let chunk = chunk?; // write it somewhere
+    /// #   let _ = chunk;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn call_stream(&self, request: Request, context: Context) -> Result<StreamingResponse, Error> {
+        let (head, body) = self.exchange::<Streamed>(request, context).await?;
+        Ok(StreamingResponse {
+            head,
+            body: body.unwrap_or_else(BodyStream::empty),
+        })
+    }
+
+    /// One call with the exchange `X`, telemetry chosen once.
+    async fn exchange<X: Exchange>(
+        &self,
+        request: Request,
+        mut context: Context,
+    ) -> Result<(Response, Option<X::Body>), Error> {
         let correlation_id = context.ensure_correlation_id();
         let mut state = CallState::new(&self.pipeline, &request, &context, correlation_id);
         let result = if self.pipeline.telemetry.enabled {
-            self.run_with_telemetry(&mut state).await
+            self.run_with_telemetry::<X>(&mut state).await
         } else {
-            self.pipeline.run(&mut state, &Silent).await
+            self.pipeline.run::<X>(&mut state, &Silent).await
         };
-        state.into_response(result)
+        match result {
+            Ok((response, body)) => Ok((state.into_response(response), body)),
+            Err(err) => Err(state.into_error(err)),
+        }
     }
 
     /// The pipeline inside the call's span, counted in flight, its end
     /// recorded in the metrics.
-    async fn run_with_telemetry(&self, state: &mut CallState<'_>) -> Result<http::Response<Bytes>, Error> {
+    async fn run_with_telemetry<X: Exchange>(
+        &self,
+        state: &mut CallState<'_>,
+    ) -> Result<Finished<X::Body>, Error> {
         let pipeline = &*self.pipeline;
         let telemetry = Instrumented::start(
             pipeline.telemetry,
@@ -105,8 +161,9 @@ impl Connector {
             state.context.tenant_id(),
         );
         let span = telemetry.span().clone();
-        let result = pipeline.run(state, &telemetry).instrument(span).await;
-        telemetry.finish(&state.report, state.context.tenant_id(), result.as_ref());
+        let result = pipeline.run::<X>(state, &telemetry).instrument(span).await;
+        let outcome = result.as_ref().map(|(response, _)| response);
+        telemetry.finish(&state.report, state.context.tenant_id(), outcome);
         result
     }
 
@@ -117,10 +174,18 @@ impl Connector {
         context: Context,
     ) -> Result<(Document, Response), Error> {
         let response = self.call(request, context).await?;
-        match self.pipeline.normalizer.normalize(&response) {
+        match self.normalize(&response) {
             Ok(document) => Ok((document, response)),
             Err(err) => Err(err.with_report(response.report().clone())),
         }
+    }
+
+    /// Normalizes a response with the connector's normalizer, as
+    /// [`call_document`](Self::call_document) does: for code that calls
+    /// first and decides afterwards whether the body is worth parsing (a
+    /// poller skipping a 304).
+    pub fn normalize(&self, response: &Response) -> Result<Document, Error> {
+        self.pipeline.normalizer.normalize(response)
     }
 
     /// Runs the call and decodes the normalized body into `T`.
@@ -141,5 +206,45 @@ impl fmt::Debug for Connector {
             .field("attempt_timeout", &pipeline.attempt_timeout)
             .field("total_timeout", &pipeline.total_timeout)
             .finish_non_exhaustive()
+    }
+}
+
+/// The answer of [`Connector::call_stream`]: the response head with its
+/// [`CallReport`](crate::CallReport), and the body still arriving.
+#[derive(Debug)]
+pub struct StreamingResponse {
+    head: Response,
+    body: BodyStream,
+}
+
+impl StreamingResponse {
+    /// The status.
+    pub fn status(&self) -> http::StatusCode {
+        self.head.status()
+    }
+
+    /// The response headers.
+    pub fn headers(&self) -> &http::HeaderMap {
+        self.head.headers()
+    }
+
+    /// What the call did up to the response head.
+    pub fn report(&self) -> &crate::CallReport {
+        self.head.report()
+    }
+
+    /// The body, chunk by chunk.
+    pub fn body_mut(&mut self) -> &mut BodyStream {
+        &mut self.body
+    }
+
+    /// The body, chunk by chunk.
+    pub fn into_body(self) -> BodyStream {
+        self.body
+    }
+
+    /// The head (a [`Response`] with an empty body) and the body.
+    pub fn into_parts(self) -> (Response, BodyStream) {
+        (self.head, self.body)
     }
 }

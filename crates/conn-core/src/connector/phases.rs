@@ -11,22 +11,27 @@ use http::StatusCode;
 use http::header::HeaderValue;
 use tokio::time::Instant;
 
+use super::exchange::Exchange;
 use super::pipeline::Pipeline;
 use super::state::CallState;
 use crate::telemetry::call::AttemptTelemetry;
 use crate::{
-    AttemptOutcome, AttemptRecord, AttemptResult, CallInfo, Error, ErrorKind, Permit, Request, RetryDecision,
-    ServerHints, TransportRequest, TransportResponse,
+    AttemptOutcome, AttemptRecord, AttemptResult, BodyLimit, CallInfo, Error, ErrorKind, Permit, Request,
+    RetryDecision, ServerHints, TransportRequest, TransportResponse,
 };
 
+/// A call's successful end: the final response head (with its body when
+/// buffered) and, for a streamed call, the body still arriving.
+pub(crate) type Finished<B> = (http::Response<Bytes>, Option<B>);
+
 /// What the loop does after an attempt: `decide` answers, `run` only carries it out.
-pub(crate) enum Next {
+pub(crate) enum Next<B> {
     /// The credentials were refreshed after a 401: send again at once (not a retry).
     Replay,
     /// Sleep this long, then make the next attempt.
     RetryAfter(Duration),
     /// The call is over with this result.
-    Finish(Result<http::Response<Bytes>, Error>),
+    Finish(Result<Finished<B>, Error>),
 }
 
 /// An admitted attempt: the permits it holds until it ends, and its timing so far.
@@ -38,15 +43,17 @@ pub(crate) struct Admission {
 }
 
 /// An attempt that went on the wire.
-pub(crate) struct Transmitted {
+pub(crate) struct Transmitted<B> {
     result: Result<TransportResponse, Error>,
+    body: Option<B>,
     sent: Instant,
     done: Instant,
 }
 
 /// An attempt whose outcome every component has seen.
-pub(crate) struct Settled {
+pub(crate) struct Settled<B> {
     result: Result<TransportResponse, Error>,
+    body: Option<B>,
     hints: ServerHints,
     latency: Duration,
 }
@@ -99,19 +106,24 @@ impl Pipeline {
         Ok(wire)
     }
 
-    /// The attempt on the wire, under the nearer of its timeout and the deadline.
-    pub(crate) async fn transmit(
+    /// The attempt on the wire, under the nearer of its timeout and the
+    /// deadline (for a streamed call: until the response head).
+    pub(crate) async fn transmit<X: Exchange>(
         &self,
         call: &CallInfo<'_>,
         wire: TransportRequest,
-    ) -> Result<Transmitted, Error> {
+    ) -> Result<Transmitted<X::Body>, Error> {
         let limit = call
             .deadline
             .attempt_limit(call.request.attempt_timeout().or(self.attempt_timeout))?;
         let sent = Instant::now();
-        let result = limit.run(self.transport.send(wire)).await;
+        let (result, body) = match limit.run(X::send(&*self.transport, wire)).await {
+            Ok((response, body)) => (Ok(response), body),
+            Err(err) => (Err(err), None),
+        };
         Ok(Transmitted {
             result,
+            body,
             sent,
             done: Instant::now(),
         })
@@ -119,21 +131,26 @@ impl Pipeline {
 
     /// Frees the throttle slot, parses the server's hints once, lets the
     /// throttle and the breaker learn the outcome, and records the attempt.
-    pub(crate) fn settle(
+    pub(crate) fn settle<B>(
         &self,
         state: &mut CallState<'_>,
         call: &CallInfo<'_>,
         admission: Admission,
-        transmitted: Transmitted,
+        transmitted: Transmitted<B>,
         telemetry: &impl AttemptTelemetry,
-    ) -> Settled {
+    ) -> Settled<B> {
         let Admission {
             breaker,
             throttle,
             started,
             throttle_wait,
         } = admission;
-        let Transmitted { result, sent, done } = transmitted;
+        let Transmitted {
+            result,
+            body,
+            sent,
+            done,
+        } = transmitted;
         drop(throttle);
         let hints = match &result {
             Ok(response) => self.hints.parse(response.headers(), SystemTime::now()),
@@ -141,6 +158,7 @@ impl Pipeline {
         };
         let settled = Settled {
             result,
+            body,
             hints,
             latency: done - sent,
         };
@@ -167,13 +185,13 @@ impl Pipeline {
     /// A 401 is answered once per call by refreshing the credentials and
     /// replaying; anything else goes to the retry policy, whose delay must
     /// end before the deadline.
-    pub(crate) async fn decide(
+    pub(crate) async fn decide<B>(
         &self,
         state: &mut CallState<'_>,
         call: &CallInfo<'_>,
-        settled: Settled,
+        settled: Settled<B>,
         telemetry: &impl AttemptTelemetry,
-    ) -> Result<Next, Error> {
+    ) -> Result<Next<B>, Error> {
         if settled.status() == Some(StatusCode::UNAUTHORIZED)
             && state.take_refresh()
             && call
@@ -211,6 +229,7 @@ impl Pipeline {
         correlation: &str,
     ) -> Result<TransportRequest, Error> {
         let uri = self.base.uri(path, &outgoing.query)?;
+        let body_limit = outgoing.max_body_bytes();
         let mut headers = if self.default_headers.is_empty() {
             outgoing.headers
         } else {
@@ -226,6 +245,9 @@ impl Pipeline {
             headers.insert(name.clone(), value);
         }
         let mut request = http::Request::new(outgoing.body);
+        if let Some(limit) = body_limit {
+            request.extensions_mut().insert(BodyLimit(limit));
+        }
         *request.method_mut() = outgoing.method;
         *request.uri_mut() = uri;
         *request.headers_mut() = headers;
@@ -236,7 +258,7 @@ impl Pipeline {
     }
 }
 
-impl Settled {
+impl<B> Settled<B> {
     /// The outcome as retry policies, throttles and breakers see it.
     fn outcome(&self) -> AttemptOutcome<'_> {
         AttemptOutcome {
@@ -252,11 +274,11 @@ impl Settled {
 
     /// The call's result from this, its last attempt: 1xx-3xx are the
     /// response, 4xx/5xx a classified error that keeps it.
-    fn finish(self) -> Result<http::Response<Bytes>, Error> {
+    fn finish(self) -> Result<Finished<B>, Error> {
         let response = self.result?.response;
         let status = response.status();
         if ErrorKind::from_status(status).is_none() {
-            return Ok(response);
+            return Ok((response, self.body));
         }
         let (parts, body) = response.into_parts();
         match Error::from_response(status, parts.headers, body) {

@@ -1,38 +1,43 @@
 //! The attempt loop: each attempt runs the phases in order, and the loop
 //! only carries out what `decide` answered.
 
-use bytes::Bytes;
 use tracing::Instrument;
 
-use super::phases::Next;
+use super::exchange::Exchange;
+use super::phases::{Finished, Next};
 use super::pipeline::Pipeline;
 use super::state::CallState;
 use crate::Error;
 use crate::telemetry::call::{AttemptTelemetry, CallTelemetry};
 
 impl Pipeline {
-    /// Runs every attempt of one call and returns its final response.
-    pub(crate) async fn run(
+    /// Runs every attempt of one call and returns its final response
+    /// (for a streamed call, its head and the body still arriving).
+    pub(crate) async fn run<X: Exchange>(
         &self,
         state: &mut CallState<'_>,
         telemetry: &impl CallTelemetry,
-    ) -> Result<http::Response<Bytes>, Error> {
-        let result = self.attempts(state, telemetry).await;
+    ) -> Result<Finished<X::Body>, Error> {
+        let result = self.attempts::<X>(state, telemetry).await;
         state.end();
         result
     }
 
-    async fn attempts(
+    async fn attempts<X: Exchange>(
         &self,
         state: &mut CallState<'_>,
         telemetry: &impl CallTelemetry,
-    ) -> Result<http::Response<Bytes>, Error> {
+    ) -> Result<Finished<X::Body>, Error> {
         state.request.check()?;
         let path = self.base.join(state.request.endpoint())?;
         loop {
             let attempt = telemetry.attempt(state.next_send());
             let span = attempt.span();
-            match self.try_attempt(state, &path, &attempt).instrument(span).await? {
+            match self
+                .try_attempt::<X>(state, &path, &attempt)
+                .instrument(span)
+                .await?
+            {
                 Next::Replay => state.replaying(),
                 Next::RetryAfter(delay) => {
                     state.retrying(delay);
@@ -44,16 +49,16 @@ impl Pipeline {
     }
 
     /// One attempt, phase by phase, in the documented order.
-    async fn try_attempt(
+    async fn try_attempt<X: Exchange>(
         &self,
         state: &mut CallState<'_>,
         path: &str,
         telemetry: &impl AttemptTelemetry,
-    ) -> Result<Next, Error> {
+    ) -> Result<Next<X::Body>, Error> {
         let call = state.info();
         let admission = self.admit(&call, telemetry).await?;
         let wire = self.prepare(state, &call, path, telemetry).await?;
-        let transmitted = self.transmit(&call, wire).await?;
+        let transmitted = self.transmit::<X>(&call, wire).await?;
         let settled = self.settle(state, &call, admission, transmitted, telemetry);
         self.decide(state, &call, settled, telemetry).await
     }

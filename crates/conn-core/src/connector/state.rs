@@ -120,17 +120,14 @@ impl<'a> CallState<'a> {
         self.report.total = self.report.started.elapsed();
     }
 
-    /// The call's result, with the report attached either way.
-    pub(crate) fn into_response(
-        mut self,
-        result: Result<http::Response<Bytes>, Error>,
-    ) -> Result<Response, Error> {
-        match result {
-            Ok(response) => Ok(Response::new(response, self.report)),
-            Err(err) => {
-                self.report.outcome = CallOutcome::Failed(err.kind());
-                Err(err.with_report(self.report))
-            }
-        }
+    /// The call's response, with the report attached.
+    pub(crate) fn into_response(self, response: http::Response<Bytes>) -> Response {
+        Response::new(response, self.report)
+    }
+
+    /// The call's error, with the report attached.
+    pub(crate) fn into_error(mut self, err: Error) -> Error {
+        self.report.outcome = CallOutcome::Failed(err.kind());
+        err.with_report(self.report)
     }
 }

@@ -165,6 +165,8 @@ impl<'a> CallTelemetry for Instrumented<'a> {
             "conn.attempt" = number,
             "http.request.resend_count" = number - 1,
             "conn.throttle.wait_ms" = tracing::field::Empty,
+            // Set by a throttle with a fleet store: local, fleet, fallback or closed.
+            "conn.fleet.mode" = tracing::field::Empty,
             "conn.breaker.state" = tracing::field::Empty,
             "http.response.status_code" = tracing::field::Empty,
             "error.type" = tracing::field::Empty,

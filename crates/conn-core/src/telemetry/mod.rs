@@ -24,6 +24,9 @@ pub const REQUEST_DURATION_SECONDS: &str = "conn_request_duration_seconds";
 pub const ATTEMPTS_PER_CALL: &str = "conn_attempts_per_call";
 /// Retries scheduled: labels `connector`, `reason` (`status_503`, `connect`...).
 pub const RETRIES_TOTAL: &str = "conn_retries_total";
+/// Retries a retry budget refused (the call ended with its last error):
+/// label `connector`.
+pub const RETRY_BUDGET_EXHAUSTED_TOTAL: &str = "conn_retry_budget_exhausted_total";
 /// Time attempts waited for the throttle: label `connector`.
 pub const THROTTLE_WAIT_SECONDS: &str = "conn_throttle_wait_seconds";
 /// Attempts the throttle refused: label `connector`.

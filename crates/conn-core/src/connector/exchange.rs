@@ -1,0 +1,72 @@
+//! How the `transmit` phase puts an attempt on the wire: the one thing that
+//! differs between a buffered call (`call`) and a streamed one
+//! (`call_stream`). Every other phase, and the attempt loop, is shared.
+
+use std::future::Future;
+
+use bytes::Bytes;
+
+use crate::{BodyStream, Error, ErrorKind, Transport, TransportRequest, TransportResponse, TransportStream};
+
+/// An exchange with the transport. Its buffered head (status, headers, a
+/// body for error statuses) is what the components see; `Body` is what the
+/// call hands back beside it.
+pub(crate) trait Exchange {
+    /// What a successful call returns beside the head: nothing for a
+    /// buffered call (whose body is in the head), the body stream otherwise.
+    type Body: Send;
+
+    /// Sends `wire` and answers with the head and, on success, the body.
+    fn send(
+        transport: &dyn Transport,
+        wire: TransportRequest,
+    ) -> impl Future<Output = Result<(TransportResponse, Option<Self::Body>), Error>> + Send + 'static;
+}
+
+/// `Connector::call`: the whole body is read within the attempt.
+pub(crate) struct Buffered;
+
+impl Exchange for Buffered {
+    type Body = ();
+
+    fn send(
+        transport: &dyn Transport,
+        wire: TransportRequest,
+    ) -> impl Future<Output = Result<(TransportResponse, Option<()>), Error>> + Send + 'static {
+        let sending = transport.send(wire);
+        async move { sending.await.map(|response| (response, None)) }
+    }
+}
+
+/// `Connector::call_stream`: the attempt ends with the response head.
+pub(crate) struct Streamed;
+
+impl Exchange for Streamed {
+    type Body = BodyStream;
+
+    fn send(
+        transport: &dyn Transport,
+        wire: TransportRequest,
+    ) -> impl Future<Output = Result<(TransportResponse, Option<BodyStream>), Error>> + Send + 'static {
+        let sending = transport.send_streaming(wire);
+        async move {
+            let TransportStream { response, first_byte } = sending.await?;
+            let (parts, body) = response.into_parts();
+            let (bytes, body) = if ErrorKind::from_status(parts.status).is_some() {
+                // An error status is read whole (bounded by the transport's
+                // limit), so it becomes the same classified error, body kept,
+                // as for a buffered call, and retry policies see the same.
+                (body.collect(u64::MAX).await?, None)
+            } else {
+                (Bytes::new(), Some(body))
+            };
+            Ok((
+                TransportResponse {
+                    response: http::Response::from_parts(parts, bytes),
+                    first_byte,
+                },
+                body,
+            ))
+        }
+    }
+}
