@@ -34,11 +34,11 @@ pub use conn_core::{
     AttemptLimit, AttemptOutcome, AttemptRecord, AttemptResult, AuthStrategy, BaseUrl, BodyLimit, BodyStream,
     BoxError, BoxFuture, Breaker, CallInfo, CallOutcome, CallReport, Connector, ConnectorBuilder, Context,
     CredentialStatus, Credentials, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CORRELATION_HEADER,
-    DEFAULT_TOTAL_TIMEOUT, Deadline, Document, Error, ErrorKind, Format, HintParser, IDEMPOTENCY_KEY, Jitter,
-    JsonPassThrough, NoAuth, NoBreaker, NoRetry, NoThrottle, Normalizer, Permit, REDACTED, Request,
-    ResetFormat, ResetHeader, Response, RetryDecision, RetryPolicy, ServerHints, StreamingResponse,
-    Telemetry, Throttle, TimeoutKind, Transport, TransportRequest, TransportResponse, TransportStream,
-    endpoint_path, scrub_secrets,
+    DEFAULT_TOTAL_TIMEOUT, Deadline, Document, Error, ErrorKind, Format, Hedging, HintParser,
+    IDEMPOTENCY_KEY, Jitter, JsonPassThrough, NoAuth, NoBreaker, NoRetry, NoThrottle, Normalizer, Permit,
+    REDACTED, Request, ResetFormat, ResetHeader, Response, RetryDecision, RetryPolicy, ServerHints,
+    StreamingResponse, Telemetry, Throttle, TimeoutKind, Transport, TransportRequest, TransportResponse,
+    TransportStream, endpoint_path, scrub_secrets,
 };
 
 /// conn-core in full, for component authors: the traits' plumbing
@@ -50,7 +50,8 @@ pub use conn_core as core;
 #[cfg(feature = "transport")]
 pub use conn_transport_hyper as transport;
 
-/// Auth strategies: static keys, Basic, OAuth2 with a token cache and rotation, token stores. Feature `auth`.
+/// Auth strategies: static keys, Basic, OAuth2 with a token cache and rotation, token stores,
+/// request signing (AWS SigV4, HMAC), OIDC discovery, private_key_jwt. Feature `auth`.
 #[cfg(feature = "auth")]
 pub use conn_auth as auth;
 
@@ -77,6 +78,11 @@ pub use conn_paginate as paginate;
 /// timeouts, 429s and malformed bodies at configured rates. Feature `chaos`, off by default.
 #[cfg(feature = "chaos")]
 pub use conn_chaos as chaos;
+
+/// tower interop: a `Connector` as a `tower::Service`, any tower HTTP `Service` as a `Transport`.
+/// Feature `tower`, off by default.
+#[cfg(feature = "tower")]
+pub use conn_tower as tower;
 
 /// The retry policy: classification, backoff, server hints, budgets. Feature `retry`.
 #[cfg(feature = "retry")]
@@ -117,4 +123,6 @@ pub mod guides {
     #[cfg(feature = "paginate")]
     #[doc = include_str!("../docs/pagination.md")]
     pub struct Pagination;
+    #[doc = include_str!("../docs/transport.md")]
+    pub struct Transport;
 }

@@ -4,9 +4,9 @@
 //! Why from a real run and not a list: a rule over a metric nobody emits
 //! never fires, and nothing else would notice. So this test runs calls
 //! through a gateway and through a connector built in code — retries,
-//! throttle waits and rejections, a breaker that opens, a token fetched and
-//! one that cannot be, a degraded fallback, an exhausted retry budget, load
-//! shed at the gateway's ceiling — reads the gateway's `GET /metrics`, and
+//! throttle waits and rejections, a breaker that opens, a token fetched
+//! (its expiry gauge) and one that cannot be, a degraded fallback, an
+//! exhausted retry budget, load shed at the gateway's ceiling — reads the gateway's `GET /metrics`, and
 //! checks every `conn_*` name in deploy/prometheus/alerts.yml and
 //! deploy/grafana/conn.json against it (and the `quantile` series the rules
 //! read, which exist only as the exporter renders them).
@@ -156,6 +156,20 @@ async fn every_metric_in_the_rules_and_the_dashboard_is_emitted() {
         missing.is_empty(),
         "metrics referenced but never emitted: {missing:#?}\nemitted: {emitted:#?}"
     );
+
+    // The token alerts join on the connector: the token metrics must carry
+    // it, set by the token cache of the blueprint's `orders` connector and,
+    // for the failed fetch, of `crm` built in code behind a Fallback.
+    for series in [
+        "conn_token_expiry_timestamp_seconds{connector=\"orders\"}",
+        "conn_token_refreshes_total{connector=\"orders\",result=\"ok\"}",
+        "conn_token_refreshes_total{connector=\"crm\",result=\"failed\"}",
+    ] {
+        assert!(
+            exposition.lines().any(|l| l.starts_with(series)),
+            "/metrics has no {series}:\n{exposition}"
+        );
+    }
 
     // The rules and panels read summaries' `quantile` series: they exist
     // only as the exporter renders them.

@@ -10,9 +10,10 @@ use conn::auth::StaticBearer;
 use conn::breaker::{self, CircuitBreaker};
 use conn::normalize::Normalize;
 use conn::retry::Retry;
-use conn::throttle::{KeyBy, Limit, Throttler};
+use conn::throttle::{KeyBy, Limit, Throttler, ThrottlerBuilder};
 use conn::transport::{HyperTransport, Protocols};
 use conn::{Connector, Context, Request};
+use conn_redis::{FailurePolicy, Fleet, FleetConfig, RedisRateStore};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -37,6 +38,13 @@ pub enum Kind {
     Reqwest,
     /// reqwest + reqwest-middleware + reqwest-retry doing the full job.
     ReqwestMiddleware,
+    /// `conn-full` with its throttle counting in Redis (conn-redis's
+    /// `RedisRateStore`) under a quota that never binds: the difference to
+    /// `conn-full` is the fleet quota's Redis round trip. `cargo xtask bench --fleet`.
+    ConnFullFleet,
+    /// A bare `PING` through redis-rs's connection manager (the client the
+    /// fleet store uses): one Redis round trip, to compare with.
+    RedisPing,
     /// The gateway bench's direct path: the connector of the gateway's
     /// blueprint, built the same way, called in process.
     Direct,
@@ -54,6 +62,9 @@ impl Kind {
         Kind::ReqwestMiddleware,
     ];
 
+    /// The clients of `cargo xtask bench --fleet` (they need `--redis URL`).
+    pub const FLEET: [Kind; 3] = [Kind::ConnFull, Kind::ConnFullFleet, Kind::RedisPing];
+
     /// The clients of `cargo xtask bench --gateway`.
     pub const GATEWAY: [Kind; 2] = [Kind::Direct, Kind::Proxied];
 
@@ -62,6 +73,8 @@ impl Kind {
             Kind::Raw => "raw-hyper",
             Kind::ConnTransport => "conn-transport",
             Kind::ConnFull => "conn-full",
+            Kind::ConnFullFleet => "conn-full-fleet",
+            Kind::RedisPing => "redis-ping",
             Kind::Reqwest => "reqwest",
             Kind::ReqwestMiddleware => "reqwest-middleware",
             Kind::Direct => "direct-connector",
@@ -73,6 +86,7 @@ impl Kind {
         Kind::ALL
             .into_iter()
             .chain(Kind::GATEWAY)
+            .chain(Kind::FLEET)
             .find(|k| k.name() == name)
     }
 }
@@ -93,6 +107,7 @@ pub enum Client {
         tenants: Arc<[Arc<str>]>,
     },
     Reqwest(reqwest::Client, String),
+    RedisPing(redis::aio::ConnectionManager),
     ReqwestMiddleware(ClientWithMiddleware, String),
     /// Raw hyper plus the caller key (`Authorization`), to a base that may
     /// carry a path prefix.
@@ -132,31 +147,15 @@ impl Client {
                 }
             }
             Kind::ConnFull => {
-                let throttle = Throttler::builder()
-                    .limit(Limit::per_second(1_000_000_000))
-                    .key_by(KeyBy::Tenant)
-                    .build();
-                let connector = Connector::builder("bench")
-                    .base_url(base)
-                    .allow_http(true)
-                    .transport(Arc::new(
-                        HyperTransport::builder().protocols(Protocols::Http1).build()?,
-                    ))
-                    .auth(Arc::new(StaticBearer::new(
-                        TOKEN.trim_start_matches("Bearer ").to_owned(),
-                    )))
-                    .retry(Arc::new(Retry::builder().max_attempts(3).build()))
-                    .throttle(Arc::new(throttle))
-                    .breaker(Arc::new(
-                        CircuitBreaker::builder().key_by(breaker::KeyBy::Tenant).build(),
-                    ))
-                    .normalizer(Arc::new(Normalize::new()))
-                    .build()?;
+                let throttle = full_throttle().build();
                 Client::Conn {
-                    connector,
+                    connector: full_connector(base, throttle)?,
                     normalize: true,
                     tenants,
                 }
+            }
+            Kind::ConnFullFleet | Kind::RedisPing => {
+                return Err(format!("{} needs Redis: Client::connect with --redis URL", kind.name()).into());
             }
             Kind::Direct => {
                 let blueprint = crate::gateway_serve::blueprint(base)?;
@@ -186,6 +185,37 @@ impl Client {
                     .build();
                 Client::ReqwestMiddleware(client, base.to_owned())
             }
+        })
+    }
+
+    /// [`Client::new`], plus the kinds that need a Redis at `redis`.
+    pub async fn connect(
+        kind: Kind,
+        base: &str,
+        tenants: usize,
+        redis: Option<&str>,
+    ) -> Result<Client, Box<dyn std::error::Error>> {
+        let url = match kind {
+            Kind::ConnFullFleet | Kind::RedisPing => redis.ok_or("--redis URL is required for this kind")?,
+            _ => return Client::new(kind, base, tenants),
+        };
+        if kind == Kind::RedisPing {
+            let client = redis::Client::open(url)?;
+            return Ok(Client::RedisPing(
+                redis::aio::ConnectionManager::new(client).await?,
+            ));
+        }
+        let fleet = Fleet::connect(FleetConfig::new(url.to_owned()).key_prefix("bench")).await?;
+        // Fail closed: a Redis that stops answering shows as failed calls
+        // rather than silently measuring the local fallback.
+        let store = Arc::new(RedisRateStore::new(fleet, FailurePolicy::FailClosed));
+        let throttle = full_throttle().rate_store(store, "bench").build();
+        Ok(Client::Conn {
+            connector: full_connector(base, throttle)?,
+            normalize: true,
+            tenants: (0..tenants.max(1))
+                .map(|i| Arc::from(format!("tenant-{i}")))
+                .collect(),
         })
     }
 
@@ -249,6 +279,14 @@ impl Client {
                     }
                 }
             }
+            Client::RedisPing(connection) => {
+                let mut connection = connection.clone();
+                let pong = redis::cmd("PING").query_async::<String>(&mut connection).await;
+                Outcome {
+                    ok: pong.is_ok_and(|p| p == "PONG"),
+                    attempts: 1,
+                }
+            }
             Client::Reqwest(client, base) => {
                 let ok = match client.get(format!("{base}{route}")).send().await {
                     Ok(response) if response.status().is_success() => response.bytes().await.is_ok(),
@@ -273,6 +311,33 @@ impl Client {
             }
         }
     }
+}
+
+/// The full stack's throttle: keyed by tenant, a quota that never binds.
+fn full_throttle() -> ThrottlerBuilder {
+    Throttler::builder()
+        .limit(Limit::per_second(1_000_000_000))
+        .key_by(KeyBy::Tenant)
+}
+
+/// The full stack (`conn-full`, `conn-full-fleet`) around `throttle`.
+fn full_connector(base: &str, throttle: Throttler) -> Result<Connector, Box<dyn std::error::Error>> {
+    Ok(Connector::builder("bench")
+        .base_url(base)
+        .allow_http(true)
+        .transport(Arc::new(
+            HyperTransport::builder().protocols(Protocols::Http1).build()?,
+        ))
+        .auth(Arc::new(StaticBearer::new(
+            TOKEN.trim_start_matches("Bearer ").to_owned(),
+        )))
+        .retry(Arc::new(Retry::builder().max_attempts(3).build()))
+        .throttle(Arc::new(throttle))
+        .breaker(Arc::new(
+            CircuitBreaker::builder().key_by(breaker::KeyBy::Tenant).build(),
+        ))
+        .normalizer(Arc::new(Normalize::new()))
+        .build()?)
 }
 
 fn reqwest_client() -> Result<reqwest::Client, reqwest::Error> {

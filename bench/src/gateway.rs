@@ -99,14 +99,16 @@ impl Drop for GatewayProcess {
     }
 }
 
-/// One measured run of `kind` against `base`; `extra` selects the mode.
+/// One measured run of `kind` against `base` over `connections`; `extra`
+/// selects the mode.
 fn measure(
     label: &str,
     base: &str,
     kind: Kind,
+    connections: usize,
     extra: &[String],
 ) -> Result<Value, Box<dyn std::error::Error>> {
-    let result = client_process(&[], base, kind, "/small", 64, 1, extra)?;
+    let result = client_process(&[], base, kind, "/small", connections, 1, extra)?;
     eprintln!(
         "  {label:<8} {:>9.0} req/s  p50 {:>7.0} us  p99 {:>7.0} us  failed {}",
         result["rps"].as_f64().unwrap_or_default(),
@@ -150,12 +152,22 @@ pub fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     let timed = ["--seconds".to_owned(), seconds.to_string()];
     for _ in 0..rounds {
         for path in &mut paths {
-            let run = measure(path.name, &path.base, path.kind, &timed)?;
+            let run = measure(path.name, &path.base, path.kind, 64, &timed)?;
             path.closed.push(run);
         }
     }
 
-    // 2. Open loop at one fixed rate for every path: a third of the slowest
+    // 2. One connection, one call at a time: each path's own latency with
+    // no queue in front of it (where the p50 the gateway adds is read).
+    eprintln!("sequential, 1 connection");
+    for _ in 0..rounds {
+        for path in &mut paths {
+            let run = measure(path.name, &path.base, path.kind, 1, &timed)?;
+            path.sequential.push(run);
+        }
+    }
+
+    // 3. Open loop at one fixed rate for every path: a third of the slowest
     // path's capacity, so latency is the path's, not queueing's.
     let slowest = paths
         .iter()
@@ -171,14 +183,14 @@ pub fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     ];
     for _ in 0..rounds {
         for path in &mut paths {
-            let run = measure(path.name, &path.base, path.kind, &open)?;
+            let run = measure(path.name, &path.base, path.kind, 64, &open)?;
             path.open.push(run);
         }
     }
     let gateway_clean = gateway.stop(Duration::from_secs(10));
     drop(nginx);
 
-    // 3. Instructions per request in the gateway process, when asked.
+    // 4. Instructions per request in the gateway process, when asked.
     let instructions = if options.instructions {
         let (short, long) = if options.quick {
             (500, 2_500)

@@ -27,6 +27,8 @@ struct Run {
     tenants: usize,
     calls: Option<u64>,
     rate: Option<f64>,
+    /// The Redis of the fleet clients.
+    redis: Option<String>,
 }
 
 fn parse(args: &[String]) -> Result<Run, Box<dyn std::error::Error>> {
@@ -48,6 +50,7 @@ fn parse(args: &[String]) -> Result<Run, Box<dyn std::error::Error>> {
         tenants: get("--tenants").map_or(Ok(1), |v| v.parse())?,
         calls: get("--calls").map(|v| v.parse()).transpose()?,
         rate: get("--rate").map(|v| v.parse()).transpose()?,
+        redis: get("--redis"),
     })
 }
 
@@ -58,7 +61,7 @@ pub fn client(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     let rss_before = peak_rss_kb();
     let result = runtime.block_on(async {
-        let client = Arc::new(Client::new(run.kind, &run.base, run.tenants)?);
+        let client = Arc::new(Client::connect(run.kind, &run.base, run.tenants, run.redis.as_deref()).await?);
         match (run.calls, run.rate) {
             (Some(calls), _) => closed_loop_calls(&run, client, calls).await,
             (None, Some(rate)) => open_loop(&run, client, rate).await,

@@ -11,8 +11,11 @@
 //! - `conn-bench --gateway [--quick] [--instructions]`: the gateway bench's
 //!   orchestrator (direct vs gateway vs nginx), report in `target/bench/gateway.md`.
 //! - `conn-bench gateway --upstream URL`: the gateway in front of the server.
+//! - `conn-bench --fleet [--quick]`: conn-full with its quota in Redis vs in
+//!   process, and a bare Redis PING; report in `target/bench/fleet.md`.
 
 mod clients;
+mod fleet;
 mod gateway;
 mod gateway_report;
 mod gateway_serve;
@@ -28,6 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some("serve") => server::serve(),
         Some("client") => load::client(&args[1..]),
         Some("gateway") => gateway_serve::serve(&args[1..]),
+        _ if args.iter().any(|a| a == "--fleet") => fleet::run(args.iter().any(|a| a == "--quick")),
         _ if args.iter().any(|a| a == "--gateway") => gateway::run(gateway::Options::parse(&args)),
         None | Some("--quick" | "--instructions") => orchestrate::run(orchestrate::Options::parse(&args)),
         Some(other) => Err(format!("unknown role {other:?}: expected serve, client or nothing").into()),

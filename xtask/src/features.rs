@@ -23,6 +23,17 @@ const SLICES: &[(&str, &[&str])] = &[
         &["toml", "roxmltree", "chacha20poly1305", "hyper-rustls"],
     ),
     (
+        "tower",
+        &[
+            "toml",
+            "roxmltree",
+            "hyper-rustls",
+            "conn-retry",
+            "tower-http",
+            "axum",
+        ],
+    ),
+    (
         "chaos",
         &[
             "toml",

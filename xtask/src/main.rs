@@ -13,6 +13,8 @@
 //! - `bench --gateway [--quick]`: the same upstream directly, through the
 //!   gateway and through nginx (installed when missing), report in
 //!   `target/bench/gateway.md`.
+//! - `bench --fleet [--quick]`: the full stack with its quota in Redis vs in
+//!   process, report in `target/bench/fleet.md`.
 //! - `soak [--calls N] [--concurrency N] [--seconds N] [--dev]`: the whole
 //!   stack against a fault server at volume, with its checks (also a short
 //!   version in `test-all`).
@@ -55,7 +57,7 @@ fn main() -> ExitCode {
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask <test-all | features | rules | bench [--quick] [--instructions] [--gateway] | soak [--calls N] [--concurrency N] [--seconds N] [--dev] | fuzz [--seconds N] [--target NAME]>"
+                "usage: cargo xtask <test-all | features | rules | bench [--quick] [--instructions] [--gateway] [--fleet] | soak [--calls N] [--concurrency N] [--seconds N] [--dev] | fuzz [--seconds N] [--target NAME]>"
             );
             ExitCode::from(2)
         }
@@ -66,6 +68,12 @@ fn main() -> ExitCode {
 fn bench(flags: &[String]) -> ExitCode {
     if flags.iter().any(|f| f == "--instructions")
         && let Err(err) = tools::ensure(&tools::VALGRIND)
+    {
+        eprintln!("{err}");
+        return ExitCode::FAILURE;
+    }
+    if flags.iter().any(|f| f == "--fleet")
+        && let Err(err) = tools::ensure(&tools::REDIS)
     {
         eprintln!("{err}");
         return ExitCode::FAILURE;

@@ -24,6 +24,7 @@ use crate::fleet::FleetFetch;
 use crate::provider::FetchReason;
 use crate::scrub::for_message;
 use crate::store::tenant_label;
+use crate::token_metrics::TokenMetrics;
 use crate::{Token, TokenProvider, TokenRequest, random};
 
 /// Longest lifetime or time limit computed with, so instants never overflow.
@@ -47,6 +48,7 @@ pub(crate) struct TokenCache {
     tenants: Mutex<HashMap<Arc<str>, Arc<Slot>>>,
     /// The fleet's tokens, when replicas share them.
     shared: Option<Arc<dyn SharedTokens>>,
+    metrics: Arc<TokenMetrics>,
 }
 
 /// One tenant's token and fetch.
@@ -189,6 +191,7 @@ struct Publisher {
     settings: CacheSettings,
     started: Instant,
     caller_deadline: bool,
+    metrics: Arc<TokenMetrics>,
 }
 
 impl TokenCache {
@@ -206,7 +209,13 @@ impl TokenCache {
                 state: Mutex::new(SlotState::default()),
             }),
             tenants: Mutex::new(HashMap::new()),
+            metrics: Arc::default(),
         }
+    }
+
+    /// Names the connector the cache's metrics belong to.
+    pub(crate) fn bind_telemetry(&self, connector: &str, telemetry: conn_core::Telemetry) {
+        self.metrics.bind(connector, telemetry);
     }
 
     fn slot(&self, tenant: Option<&str>) -> Arc<Slot> {
@@ -311,6 +320,7 @@ impl TokenCache {
                 // The API refused it: never send it again.
                 let refused = state.current.take();
                 if let Some(refused) = &refused {
+                    self.metrics.discarded(slot.tenant.as_deref());
                     tracing::debug!(
                         target: "conn_auth::cache",
                         tenant = tenant_label(slot.tenant.as_deref()),
@@ -352,10 +362,12 @@ impl TokenCache {
     /// Forgets the tenant's token (the next call fetches a new one).
     pub(crate) fn invalidate(&self, tenant: Option<&str>) {
         self.slot(tenant).lock().current = None;
+        self.metrics.discarded(tenant);
     }
 
     /// Drops everything kept for the tenant.
     pub(crate) fn forget(&self, tenant: Option<&str>) {
+        self.metrics.discarded(tenant);
         match tenant {
             None => {
                 // A fetch in flight keeps its registration: it still publishes.
@@ -420,6 +432,7 @@ impl TokenCache {
             settings: self.settings,
             started: now,
             caller_deadline,
+            metrics: self.metrics.clone(),
         };
         let fleet = self.shared.clone().map(|shared| FleetFetch {
             shared,
@@ -518,7 +531,8 @@ impl Publisher {
                     expires_at,
                 });
                 state.failure = None;
-                conn_core::component::hooks::token_refreshed(true);
+                self.metrics.refreshed(true);
+                self.metrics.cached(self.slot.tenant.as_ref(), expires_at);
                 Ok(token)
             }
             Err(failure) => {
@@ -536,7 +550,7 @@ impl Publisher {
                 if !failure.caller_deadline {
                     state.failure = Some(failure.clone());
                 }
-                conn_core::component::hooks::token_refreshed(false);
+                self.metrics.refreshed(false);
                 Err(failure)
             }
         }

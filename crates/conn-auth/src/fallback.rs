@@ -96,6 +96,11 @@ impl AuthStrategy for Fallback {
             }
         })
     }
+
+    fn bind_telemetry(&self, connector: &str, telemetry: conn_core::Telemetry) {
+        self.primary.bind_telemetry(connector, telemetry);
+        self.degraded.bind_telemetry(connector, telemetry);
+    }
 }
 
 impl fmt::Debug for Fallback {

@@ -191,6 +191,18 @@ impl HmacScheme {
         .timestamp_header(HeaderName::from_static("x-slack-request-timestamp"))
     }
 
+    /// Replaces the signed parts (a preset's layout, another string).
+    pub fn with_parts(mut self, parts: Vec<SignedPart>) -> Self {
+        self.parts = parts;
+        self
+    }
+
+    /// Replaces where the signature travels.
+    pub fn with_layout(mut self, layout: SignatureLayout) -> Self {
+        self.layout = layout;
+        self
+    }
+
     /// The hash under the HMAC.
     pub fn algorithm(mut self, algorithm: HmacAlgorithm) -> Self {
         self.algorithm = algorithm;
@@ -245,7 +257,7 @@ impl HmacScheme {
 
     /// Checks that the scheme can be verified: a timestamp that is signed
     /// must travel somewhere, and so must a nonce.
-    pub(crate) fn check(&self) -> Result<(), conn_core::Error> {
+    pub fn check(&self) -> Result<(), conn_core::Error> {
         if self.parts.is_empty() {
             return Err(conn_core::Error::config("an HMAC scheme must sign something"));
         }

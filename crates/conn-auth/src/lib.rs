@@ -16,6 +16,10 @@
 //! | [`TokenAuth`] + [`RefreshTokenGrant`] | OAuth2 refresh-token grant with refresh-token rotation |
 //! | [`TokenAuth`] + your [`TokenProvider`] / [`provider_fn`] | tokens from any flow (signed JWTs, vendor logins) |
 //! | [`Fallback`] | another strategy's credentials, degraded ones when they fail |
+//! | [`SigV4`] | AWS Signature Version 4 on every attempt; presigned URLs; clock-skew correction |
+//! | [`HmacAuth`] / [`HmacVerifier`] | HMAC request signatures (generic, Stripe, Slack), and their constant-time verification |
+//! | [`TokenAuth`] + [`OidcClientCredentials`] | client credentials at an issuer's discovered token endpoint |
+//! | [`TokenAuth`] + [`PrivateKeyJwt`] | client credentials authenticated with a signed JWT (RFC 7523) |
 //!
 //! - **Fleet tokens** ([`TokenAuthBuilder::shared`]): replicas share their
 //!   tokens through conn-core's `SharedTokens` (e.g. conn-redis): one token
@@ -62,6 +66,7 @@ mod api_key;
 mod aws_credentials;
 mod basic;
 mod cache;
+mod client_assertion;
 mod clock;
 mod fallback;
 mod file_store;
@@ -84,11 +89,13 @@ mod static_auth;
 mod store;
 mod token;
 mod token_auth;
+mod token_metrics;
 mod token_response;
 
 pub use api_key::ApiKey;
 pub use aws_credentials::{AwsCredentialSource, AwsCredentials, aws_credentials_fn};
 pub use basic::BasicAuth;
+pub use client_assertion::{ClientAssertionKey, JWT_BEARER_ASSERTION, PrivateKeyJwt};
 pub use clock::SigningClock;
 pub use fallback::Fallback;
 pub use file_store::{DEFAULT_KEY_VAR, EncryptedFileStore, StoreKey};

@@ -131,6 +131,12 @@ impl OAuth2Client {
         &self.inner.client_id
     }
 
+    /// The token endpoint's URL without its query (the audience of client
+    /// assertions).
+    pub fn token_url(&self) -> String {
+        display_url(&self.inner.token_url)
+    }
+
     /// Sends `form` to the token endpoint for `request.tenant()`, retrying
     /// transient failures, and parses the answer.
     ///

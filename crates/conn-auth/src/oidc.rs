@@ -23,7 +23,10 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use crate::{ClientAuth, ClientCredentials, OAuth2Client, Token, TokenProvider, TokenRequest};
+use crate::{
+    ClientAssertionKey, ClientAuth, ClientCredentials, OAuth2Client, PrivateKeyJwt, Token, TokenProvider,
+    TokenRequest,
+};
 
 /// Largest discovery document accepted (real ones are a few kilobytes).
 const MAX_DOCUMENT: usize = 256 * 1024;
@@ -327,8 +330,12 @@ impl OidcDiscoveryBuilder {
 /// document, fetched on the first token request and refreshed as the
 /// discovery says. A [`TokenProvider`] for [`TokenAuth`](crate::TokenAuth).
 ///
-/// The method is the configured one, which the provider must list; without
-/// one, `client_secret_basic` if listed, else `client_secret_post`.
+/// With a secret ([`new`](Self::new)) the method is the configured one,
+/// which the provider must list; without one, `client_secret_basic` if
+/// listed, else `client_secret_post`. With a private key
+/// ([`with_private_key`](Self::with_private_key)) it is `private_key_jwt`,
+/// which the provider must list; assertions are addressed to the
+/// discovered token endpoint.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -347,26 +354,52 @@ impl OidcDiscoveryBuilder {
 pub struct OidcClientCredentials {
     discovery: OidcDiscovery,
     client_id: String,
-    client_secret: SecretString,
+    credential: Credential,
     method: Option<ClientAuth>,
     scopes: Vec<String>,
     params: Vec<(String, String)>,
     /// The grant for the last document seen: rebuilt when the endpoint or
     /// the method changes, kept otherwise (it remembers refresh tokens).
-    grant: std::sync::Mutex<Option<(String, ClientAuth, ClientCredentials)>>,
+    grant: std::sync::Mutex<Option<(String, &'static str, Grant)>>,
+}
+
+/// How the client proves who it is.
+enum Credential {
+    Secret(SecretString),
+    PrivateKey(ClientAssertionKey),
+}
+
+/// The grant built for one endpoint and method.
+#[derive(Clone)]
+enum Grant {
+    Secret(ClientCredentials),
+    Assertion(PrivateKeyJwt),
 }
 
 impl OidcClientCredentials {
-    /// The grant for this client at the discovered endpoint.
+    /// The grant for a client with a shared secret.
     pub fn new(
         discovery: OidcDiscovery,
         client_id: impl Into<String>,
         secret: impl Into<SecretString>,
     ) -> Self {
+        Self::with(discovery, client_id.into(), Credential::Secret(secret.into()))
+    }
+
+    /// The grant for a client that authenticates with `private_key_jwt`.
+    pub fn with_private_key(
+        discovery: OidcDiscovery,
+        client_id: impl Into<String>,
+        key: ClientAssertionKey,
+    ) -> Self {
+        Self::with(discovery, client_id.into(), Credential::PrivateKey(key))
+    }
+
+    fn with(discovery: OidcDiscovery, client_id: String, credential: Credential) -> Self {
         OidcClientCredentials {
             discovery,
-            client_id: client_id.into(),
-            client_secret: secret.into(),
+            client_id,
+            credential,
             method: None,
             scopes: Vec::new(),
             params: Vec::new(),
@@ -374,7 +407,8 @@ impl OidcClientCredentials {
         }
     }
 
-    /// Requires this client authentication method (the provider must list it).
+    /// Requires this client authentication method for a secret (the
+    /// provider must list it).
     pub fn auth_method(mut self, method: ClientAuth) -> Self {
         self.method = Some(method);
         self
@@ -392,29 +426,32 @@ impl OidcClientCredentials {
         self
     }
 
-    fn grant_for(&self, document: &OidcDocument) -> Result<ClientCredentials, Error> {
+    /// The method to use with `document`, by its registered name.
+    fn method_for(&self, document: &OidcDocument) -> Result<&'static str, Error> {
         let supported = &document.token_endpoint_auth_methods_supported;
         let listed = |name: &str| supported.iter().any(|m| m == name);
-        let method = match self.method {
-            Some(method) => {
-                let name = method_name(method);
-                if !listed(name) {
-                    return Err(Error::new(
-                        ErrorKind::AuthProvider,
-                        format!("the OIDC provider does not support {name} at its token endpoint"),
-                    ));
-                }
-                method
-            }
-            None if listed("client_secret_basic") => ClientAuth::Basic,
-            None if listed("client_secret_post") => ClientAuth::Post,
-            None => {
-                return Err(Error::new(
-                    ErrorKind::AuthProvider,
-                    "the OIDC provider supports neither client_secret_basic nor client_secret_post",
-                ));
-            }
+        let unsupported = |name: &str| {
+            Error::new(
+                ErrorKind::AuthProvider,
+                format!("the OIDC provider does not support {name} at its token endpoint"),
+            )
         };
+        match (&self.credential, self.method) {
+            (Credential::PrivateKey(_), _) if listed("private_key_jwt") => Ok("private_key_jwt"),
+            (Credential::PrivateKey(_), _) => Err(unsupported("private_key_jwt")),
+            (Credential::Secret(_), Some(method)) if listed(method_name(method)) => Ok(method_name(method)),
+            (Credential::Secret(_), Some(method)) => Err(unsupported(method_name(method))),
+            (Credential::Secret(_), None) if listed("client_secret_basic") => Ok("client_secret_basic"),
+            (Credential::Secret(_), None) if listed("client_secret_post") => Ok("client_secret_post"),
+            (Credential::Secret(_), None) => Err(Error::new(
+                ErrorKind::AuthProvider,
+                "the OIDC provider supports neither client_secret_basic nor client_secret_post",
+            )),
+        }
+    }
+
+    fn grant_for(&self, document: &OidcDocument) -> Result<Grant, Error> {
+        let method = self.method_for(document)?;
         let mut slot = self.grant.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((endpoint, kept_method, grant)) = slot.as_ref()
             && *endpoint == document.token_endpoint
@@ -424,15 +461,36 @@ impl OidcClientCredentials {
         }
         let client = OAuth2Client::builder(document.token_endpoint.clone())
             .client_id(self.client_id.clone())
-            .client_secret(self.client_secret.clone())
-            .auth_method(method)
             .transport(self.discovery.inner.transport.clone())
-            .allow_http(self.discovery.inner.allow_http)
-            .build()?;
-        let mut grant = ClientCredentials::new(client).scopes(self.scopes.clone());
-        for (key, value) in &self.params {
-            grant = grant.param(key.clone(), value.clone());
-        }
+            .allow_http(self.discovery.inner.allow_http);
+        let grant = match &self.credential {
+            Credential::PrivateKey(key) => {
+                let client = client.auth_method(ClientAuth::Public).build()?;
+                let mut grant = PrivateKeyJwt::new(client, key.clone());
+                for scope in &self.scopes {
+                    grant = grant.scope(scope.clone());
+                }
+                for (key, value) in &self.params {
+                    grant = grant.param(key.clone(), value.clone());
+                }
+                Grant::Assertion(grant)
+            }
+            Credential::Secret(secret) => {
+                let client = client
+                    .client_secret(secret.clone())
+                    .auth_method(match method {
+                        "client_secret_post" => ClientAuth::Post,
+                        "none" => ClientAuth::Public,
+                        _ => ClientAuth::Basic,
+                    })
+                    .build()?;
+                let mut grant = ClientCredentials::new(client).scopes(self.scopes.clone());
+                for (key, value) in &self.params {
+                    grant = grant.param(key.clone(), value.clone());
+                }
+                Grant::Secret(grant)
+            }
+        };
         *slot = Some((document.token_endpoint.clone(), method, grant.clone()));
         Ok(grant)
     }
@@ -450,8 +508,10 @@ impl TokenProvider for OidcClientCredentials {
     fn fetch<'a>(&'a self, request: &'a TokenRequest) -> BoxFuture<'a, Result<Token, Error>> {
         Box::pin(async move {
             let document = self.discovery.document(request.deadline_at()).await?;
-            let grant = self.grant_for(&document)?;
-            grant.fetch(request).await
+            match self.grant_for(&document)? {
+                Grant::Secret(grant) => grant.fetch(request).await,
+                Grant::Assertion(grant) => grant.fetch(request).await,
+            }
         })
     }
 }
@@ -471,7 +531,7 @@ impl fmt::Debug for OidcClientCredentials {
         f.debug_struct("OidcClientCredentials")
             .field("discovery", &self.discovery)
             .field("client_id", &self.client_id)
-            .field("client_secret", &"<redacted>")
+            .field("credential", &"<redacted>")
             .field("method", &self.method)
             .field("scopes", &self.scopes)
             .finish()

@@ -22,7 +22,7 @@ use aws_sigv4::http_request::{
     PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
     SigningSettings, UriPathNormalizationMode, sign,
 };
-use conn_core::{AuthStrategy, BaseUrl, BoxFuture, Context, Error, Request};
+use conn_core::{AuthStrategy, BaseUrl, BoxFuture, Context, Error, Request, Transport};
 use http::header::{HeaderName, HeaderValue};
 use secrecy::SecretString;
 
@@ -308,7 +308,12 @@ impl SigV4 {
             .into();
         let request = SignableRequest::new(method, uri, headers.iter().copied(), body)
             .map_err(|err| self.signing_error(&err, credentials))?;
-        let (instructions, _signature) = sign(request, &params)
+        // aws-sigv4 traces the canonical request, session token included:
+        // its events are silenced for the signing (it is synchronous).
+        let output = tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), || {
+            sign(request, &params)
+        });
+        let (instructions, _signature) = output
             .map_err(|err| self.signing_error(&err, credentials))?
             .into_parts();
         let (raw_headers, raw_params) = instructions.into_parts();
@@ -365,6 +370,12 @@ impl AuthStrategy for SigV4 {
     fn refresh<'a>(&'a self, _: &'a Context) -> BoxFuture<'a, Result<bool, Error>> {
         // Static keys refused are refused: only fetched credentials renew.
         Box::pin(async move { Ok(self.inner.credentials.discard().await) })
+    }
+
+    /// Clock-skew correction: the connector's transport learns the server's
+    /// clock from a `RequestTimeTooSkewed` answer and re-signs once.
+    fn wrap_transport(&self, transport: Arc<dyn Transport>) -> Arc<dyn Transport> {
+        self.correcting_skew(transport)
     }
 }
 

@@ -13,7 +13,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use conn_core::{BoxFuture, Error, Transport, TransportRequest, TransportResponse};
+use conn_core::{BoxFuture, Error, Transport, TransportRequest, TransportResponse, TransportStream};
 use http::StatusCode;
 
 use crate::SigV4;
@@ -100,6 +100,15 @@ impl Transport for SkewCorrecting {
                 })
                 .await
         })
+    }
+
+    /// Streamed calls go through unchanged: telling a skew refusal apart
+    /// would mean reading the body the caller wants to stream.
+    fn send_streaming(
+        &self,
+        request: TransportRequest,
+    ) -> BoxFuture<'static, Result<TransportStream, Error>> {
+        self.inner.send_streaming(request)
     }
 }
 

@@ -220,6 +220,12 @@ impl AuthStrategy for TokenAuth {
         statuses.sort_by(|a, b| a.tenant.cmp(&b.tenant));
         statuses
     }
+
+    /// Labels the token metrics (`conn_token_refreshes_total`,
+    /// `conn_token_expiry_timestamp_seconds`) with the connector.
+    fn bind_telemetry(&self, connector: &str, telemetry: conn_core::Telemetry) {
+        self.cache.bind_telemetry(connector, telemetry);
+    }
 }
 
 impl fmt::Debug for TokenAuth {

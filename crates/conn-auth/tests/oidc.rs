@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use conn_auth::{ClientAuth, OidcClientCredentials, OidcDiscovery, TokenAuth};
+use conn_auth::{ClientAssertionKey, ClientAuth, OidcClientCredentials, OidcDiscovery, TokenAuth};
 use conn_core::{Context, Request};
 use conn_testkit::{MockReply, ScriptedTransport};
 
@@ -209,5 +209,52 @@ fn bad_issuers_are_configuration_errors() {
     assert!(
         OidcDiscovery::builder(ISSUER).build().unwrap_err().is_config(),
         "no transport"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_private_key_client_uses_private_key_jwt_when_the_provider_lists_it() {
+    let pem = secrecy::SecretString::from(include_str!("data/keys/test-rsa-2048.pk8.pem"));
+    let key = ClientAssertionKey::from_pem(&pem).unwrap();
+    let provider = Arc::new(ScriptedTransport::new([
+        document(
+            ISSUER,
+            "https://login.example.com/realms/acme/token",
+            &["client_secret_basic", "private_key_jwt"],
+        ),
+        token("at-1", Some(3600), None),
+    ]));
+    let grant = OidcClientCredentials::with_private_key(discovery(&provider), CLIENT_ID, key.clone());
+    let api_transport = ok_api();
+    api(Arc::new(auth_for(grant)), &api_transport)
+        .call(Request::get("/data"), Context::new())
+        .await
+        .unwrap();
+    let form = form(&provider.requests()[1]);
+    assert!(!form.contains_key("client_secret"));
+    let assertion = &form["client_assertion"];
+    let claims = assertion.split('.').nth(1).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, claims).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        claims["aud"], "https://login.example.com/realms/acme/token",
+        "addressed to the discovered endpoint"
+    );
+
+    let secrets_only = Arc::new(ScriptedTransport::new([document(
+        ISSUER,
+        "https://login.example.com/token",
+        &["client_secret_basic"],
+    )]));
+    let grant = OidcClientCredentials::with_private_key(discovery(&secrets_only), CLIENT_ID, key);
+    let err = api(Arc::new(auth_for(grant)), &ok_api())
+        .call(Request::get("/data"), Context::new())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("does not support private_key_jwt"),
+        "{err}"
     );
 }

@@ -13,6 +13,7 @@ use conn_throttle::Throttler;
 use crate::blueprint::Blueprint;
 use crate::components::{auth, breaker, new_throttle, normalizer, retry};
 use crate::config::{BudgetConfig, ConnectorConfig, ThrottleConfig};
+use crate::fleet::{FleetConnection, FleetStores};
 use crate::per_tenant::{RuntimeAuth, TenantAuth, TenantRetry, TenantThrottle};
 use crate::variant::{CountingAuth, CountingBreaker, Selector, SplitRetry, SplitThrottle};
 
@@ -39,8 +40,11 @@ pub(crate) struct Slot {
 #[derive(Default)]
 pub(crate) struct State {
     pub(crate) slots: BTreeMap<String, Slot>,
-    pub(crate) throttle_groups: HashMap<String, (ThrottleConfig, Arc<Throttler>)>,
+    /// Per group: its settings, whether it counts in the fleet, its throttle.
+    pub(crate) throttle_groups: HashMap<String, (ThrottleConfig, bool, Arc<Throttler>)>,
     pub(crate) budget_groups: HashMap<String, (BudgetConfig, Arc<RetryBudget>)>,
+    /// The fleet's stores, when the registry has a `[fleet]` connection.
+    pub(crate) fleet: Option<FleetStores>,
 }
 
 pub(crate) fn assemble(
@@ -48,13 +52,22 @@ pub(crate) fn assemble(
     old: &State,
     factory: &TransportFactory,
     runtime_auth: &Arc<RuntimeAuth>,
+    fleet: Option<&FleetConnection>,
 ) -> Result<State, Error> {
-    let mut state = State::default();
+    let mut state = State {
+        fleet: FleetStores::new(blueprint, fleet, old.fleet.as_ref())?,
+        ..State::default()
+    };
+    let stores = state.fleet.clone();
+    // Whether parts built on the running fleet stores count and share the same way now.
+    let same_rate = FleetStores::same_rate(old.fleet.as_ref(), stores.as_ref());
+    let same_tokens = FleetStores::same_tokens(old.fleet.as_ref(), stores.as_ref());
     for (name, config) in blueprint.connectors() {
+        let quota_store = stores.as_ref().filter(|_| config.fleet.throttle);
         let previous = old.slots.get(name);
         let transport = match previous {
             Some(slot) if slot.config.same_transport(config) => slot.transport.clone(),
-            _ => factory(config)?,
+            _ => crate::chaos::wrap(factory(config)?, &config.chaos)?,
         };
         let transport_kept = previous.is_some_and(|s| Arc::ptr_eq(&s.transport, &transport));
         let auth = match previous {
@@ -62,17 +75,35 @@ pub(crate) fn assemble(
                 if transport_kept
                     && slot.config.auth == config.auth
                     && slot.config.tenant_auth == config.tenant_auth
-                    && slot.config.allow_http == config.allow_http =>
+                    && slot.config.allow_http == config.allow_http
+                    && slot.config.fleet.tokens == config.fleet.tokens
+                    && (!config.fleet.tokens || same_tokens) =>
             {
                 slot.auth.clone()
             }
-            _ => connector_auth(config, transport.clone(), runtime_auth)?,
+            _ => connector_auth(
+                config,
+                transport.clone(),
+                runtime_auth,
+                stores.as_ref().filter(|_| config.fleet.tokens),
+            )?,
         };
-        let throttle = throttle(config, previous, old, &mut state);
+        let throttle = throttle(config, previous, old, &mut state, quota_store, same_rate);
         let budget = budget(config, previous, old, &mut state);
         let breaker = match previous {
-            Some(slot) if slot.config.breaker == config.breaker => slot.breaker.clone(),
-            _ => breaker(&config.breaker),
+            Some(slot)
+                if slot.config.breaker == config.breaker
+                    && slot.config.fleet.breaker == config.fleet.breaker =>
+            {
+                slot.breaker.clone()
+            }
+            _ => breaker(
+                &config.breaker,
+                stores
+                    .as_ref()
+                    .filter(|_| config.fleet.breaker)
+                    .map(FleetStores::signal),
+            ),
         };
 
         let base_retry: Arc<dyn RetryPolicy> = Arc::new(retry(&config.retry, budget.clone()));
@@ -94,7 +125,7 @@ pub(crate) fn assemble(
                     None => variant
                         .throttle
                         .enabled()
-                        .then(|| new_throttle(&variant.throttle)),
+                        .then(|| new_throttle(&variant.throttle, None)),
                 };
                 let split_retry: Arc<dyn RetryPolicy> = Arc::new(SplitRetry {
                     selector: selector.clone(),
@@ -124,9 +155,18 @@ pub(crate) fn assemble(
         let mut tenant_throttles = HashMap::new();
         for (tenant, settings) in &config.tenant_throttle {
             let kept = previous
-                .filter(|slot| slot.config.tenant_throttle.get(tenant) == Some(settings))
+                .filter(|slot| {
+                    slot.config.tenant_throttle.get(tenant) == Some(settings)
+                        && slot.config.fleet.throttle == config.fleet.throttle
+                        && (!config.fleet.throttle || same_rate)
+                })
                 .and_then(|slot| slot.tenant_throttles.get(tenant).cloned());
-            tenant_throttles.insert(tenant.clone(), kept.unwrap_or_else(|| new_throttle(settings)));
+            // Connector names have no '/': a tenant's namespace meets no connector's.
+            let quota = quota_store.map(|s| s.quota(format!("{name}/tenants/{tenant}")));
+            tenant_throttles.insert(
+                tenant.clone(),
+                kept.unwrap_or_else(|| new_throttle(settings, quota)),
+            );
         }
         let mut tenant_budgets = HashMap::new();
         let mut tenant_retries: HashMap<String, Arc<dyn RetryPolicy>> = HashMap::new();
@@ -177,7 +217,7 @@ pub(crate) fn assemble(
             .allow_http(config.allow_http)
             .attempt_timeout(config.attempt_timeout)
             .total_timeout(config.total_timeout)
-            .transport(transport.clone())
+            .transport(auth.wrap_transport(transport.clone()))
             .auth(match &selector {
                 Some(selector) => Arc::new(CountingAuth {
                     selector: selector.clone(),
@@ -230,13 +270,27 @@ fn connector_auth(
     config: &ConnectorConfig,
     transport: Arc<dyn Transport>,
     runtime: &Arc<RuntimeAuth>,
+    fleet: Option<&FleetStores>,
 ) -> Result<Arc<dyn AuthStrategy>, Error> {
-    let default = auth(&config.auth, config.allow_http, transport.clone())?;
+    // Each set of credentials shares its tokens under a namespace of its own.
+    let shared = |owner: &str, settings| fleet.and_then(|f| f.tokens(owner, settings));
+    let default = auth(
+        &config.auth,
+        config.allow_http,
+        transport.clone(),
+        shared(&config.name, &config.auth),
+    )?;
     let mut tenants = HashMap::new();
     for (tenant, settings) in &config.tenant_auth {
+        let owner = format!("{}/tenants/{tenant}", config.name);
         tenants.insert(
             tenant.clone(),
-            auth(settings, config.allow_http, transport.clone())?,
+            auth(
+                settings,
+                config.allow_http,
+                transport.clone(),
+                shared(&owner, settings),
+            )?,
         );
     }
     Ok(Arc::new(TenantAuth {
@@ -252,27 +306,41 @@ fn throttle(
     previous: Option<&Slot>,
     old: &State,
     state: &mut State,
+    fleet: Option<&FleetStores>,
+    same_rate: bool,
 ) -> Option<Arc<Throttler>> {
     let settings = &config.throttle;
     if !settings.enabled() {
         return None;
     }
+    let in_fleet = fleet.is_some();
+    let counts_alike = |was_in_fleet: bool| was_in_fleet == in_fleet && (!in_fleet || same_rate);
     if let Some(group) = &settings.shared {
-        if let Some((_, throttle)) = state.throttle_groups.get(group) {
+        if let Some((_, _, throttle)) = state.throttle_groups.get(group) {
             return Some(throttle.clone());
         }
         let throttle = match old.throttle_groups.get(group) {
-            Some((old_settings, throttle)) if old_settings == settings => throttle.clone(),
-            _ => new_throttle(settings),
+            Some((old_settings, was_in_fleet, throttle))
+                if old_settings == settings && counts_alike(*was_in_fleet) =>
+            {
+                throttle.clone()
+            }
+            // Connector names have no '.': a group's namespace meets no connector's.
+            _ => new_throttle(settings, fleet.map(|f| f.quota(format!("shared.{group}")))),
         };
         state
             .throttle_groups
-            .insert(group.clone(), (settings.clone(), throttle.clone()));
+            .insert(group.clone(), (settings.clone(), in_fleet, throttle.clone()));
         return Some(throttle);
     }
     match previous {
-        Some(slot) if slot.config.throttle == *settings => slot.throttle.clone(),
-        _ => Some(new_throttle(settings)),
+        Some(slot) if slot.config.throttle == *settings && counts_alike(slot.config.fleet.throttle) => {
+            slot.throttle.clone()
+        }
+        _ => Some(new_throttle(
+            settings,
+            fleet.map(|f| f.quota(config.name.clone())),
+        )),
     }
 }
 

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::build::{Build, SecretRules};
 use crate::config::{BudgetConfig, ConnectorConfig, ThrottleConfig};
 use crate::errors::ValidationErrors;
+use crate::fleet::FleetSection;
 use crate::gateway::{self, GatewaySection};
 use crate::layers::{Effective, EnvOverrides, Override, effective_connector, effective_defaults};
 use crate::sections::{ConnectorSection, Sections};
@@ -23,6 +24,8 @@ pub struct Blueprint {
     pub(crate) tenant_explain: BTreeMap<String, BTreeMap<String, TenantKeys>>,
     /// The `[gateway]` section, if the blueprint has one.
     gateway: Option<GatewaySection>,
+    /// The `[fleet]` section, if the blueprint has one.
+    fleet: Option<FleetSection>,
 }
 
 impl std::str::FromStr for Blueprint {
@@ -91,11 +94,16 @@ impl Blueprint {
             }
             blueprint.gateway = section;
         }
+        let fleet_present = sections.fleet.is_some();
+        if let Some(node) = &sections.fleet {
+            blueprint.fleet = crate::fleet::read(node, secrets, &mut errors);
+        }
         for section in sections.connectors {
             let overrides = overrides.take(&section.name);
-            blueprint.add_connector(section, &defaults, overrides, secrets, &mut errors);
+            blueprint.add_connector(section, &defaults, overrides, secrets, fleet_present, &mut errors);
         }
         check_shared(&blueprint.connectors, &mut errors);
+        crate::fleet::check_groups(&blueprint.connectors, &mut errors);
         errors.into_result(blueprint)
     }
 
@@ -106,10 +114,17 @@ impl Blueprint {
         defaults: &Effective,
         overrides: Vec<Override>,
         secrets: SecretRules<'_>,
+        fleet_present: bool,
         errors: &mut ValidationErrors,
     ) {
         let name = section.name;
         let effective = effective_connector(defaults, section.layer, overrides);
+        crate::fleet::check_use(&name, &effective, self.fleet.as_ref(), fleet_present, errors);
+        let pagination = section
+            .pagination
+            .as_ref()
+            .map(|node| crate::pagination::read(node, &format!("connectors.{name}.pagination"), errors))
+            .unwrap_or_default();
         let explain = effective
             .iter()
             .map(|(k, (v, origin))| (*k, (v.display(), origin.tag().to_owned())))
@@ -137,6 +152,7 @@ impl Blueprint {
             config.tenant_auth = tenants.auth;
             config.tenant_retry = tenants.retry;
             config.tenant_throttle = tenants.throttle;
+            config.pagination = pagination;
             self.connectors.insert(name.clone(), config);
         }
         self.explain.insert(name, explain);
@@ -156,6 +172,12 @@ impl Blueprint {
     /// connectors), if the blueprint has one.
     pub fn gateway(&self) -> Option<&GatewaySection> {
         self.gateway.as_ref()
+    }
+
+    /// The `[fleet]` section (the fleet's Redis, see docs/fleet.md), if the
+    /// blueprint has one.
+    pub fn fleet(&self) -> Option<&FleetSection> {
+        self.fleet.as_ref()
     }
 
     /// Every connector's effective configuration, by name.

@@ -15,6 +15,8 @@ use crate::errors::ValidationErrors;
 use crate::layers::{Effective, Origin};
 use crate::values::{SecretRef, Value, format_duration};
 
+mod signing_keys;
+
 /// Where secret references may point: the environment to read `{ env }`
 /// from, and whether inline secrets are allowed.
 #[derive(Clone, Copy)]
@@ -169,6 +171,7 @@ impl<'a> Build<'a> {
             "bearer" => &["auth.token"],
             "api_key" => &["auth.header", "auth.query", "auth.key", "auth.prefix"],
             "basic" => &["auth.username", "auth.password"],
+            k if signing_keys::is_signing(k) => signing_keys::used_keys(k),
             _ => &[
                 "auth.token_url",
                 "auth.client_id",
@@ -219,6 +222,7 @@ impl<'a> Build<'a> {
                     password: password?,
                 })
             }
+            k if signing_keys::is_signing(k) => self.signing_auth(k),
             _ => {
                 let token_url = self.required("auth.token_url");
                 let client_id = self.required("auth.client_id");
@@ -502,6 +506,11 @@ impl<'a> Build<'a> {
             self.error("tls.roots", "\"none\" without tls.ca_file trusts no server");
         }
 
+        let chaos = crate::chaos::ChaosConfig::read(self.effective);
+        if let Some(problem) = chaos.as_ref().and_then(|c| c.problem()) {
+            self.error("chaos", problem);
+        }
+
         if self.errors.len() != before {
             return None;
         }
@@ -525,6 +534,9 @@ impl<'a> Build<'a> {
             normalize,
             redirects,
             tls,
+            fleet: crate::fleet::FleetUse::read(self.effective),
+            pagination: BTreeMap::new(),
+            chaos,
         })
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use conn_auth::{ApiKey, BasicAuth, ClientAuth, ClientCredentials, OAuth2Client, StaticBearer, TokenAuth};
 use conn_breaker::{CircuitBreaker, Window};
+use conn_core::store::{BreakerSignal, RateStore, SharedTokens};
 use conn_core::{AuthStrategy, Error, Format, NoAuth, Transport};
 use conn_normalize::{Detection, Normalize};
 use conn_retry::{Backoff, Jitter, Retry, RetryBudget};
@@ -49,6 +50,7 @@ pub(crate) fn auth(
     settings: &AuthConfig,
     allow_http: bool,
     transport: Arc<dyn Transport>,
+    shared: Option<Arc<dyn SharedTokens>>,
 ) -> Result<Arc<dyn AuthStrategy>, Error> {
     Ok(match settings {
         AuthConfig::None => Arc::new(NoAuth),
@@ -67,6 +69,9 @@ pub(crate) fn auth(
                 api_key = api_key.prefix(prefix.clone());
             }
             Arc::new(api_key)
+        }
+        AuthConfig::Signing(settings) => {
+            crate::signing_auth::strategy(settings, allow_http, transport, shared)?
         }
         AuthConfig::Basic { username, password } => {
             Arc::new(BasicAuth::new(username.clone(), password.value().clone()))
@@ -96,12 +101,21 @@ pub(crate) fn auth(
             if let Some(audience) = audience {
                 grant = grant.audience(audience.clone());
             }
-            Arc::new(TokenAuth::new(Arc::new(grant)))
+            let mut builder = TokenAuth::builder(Arc::new(grant));
+            if let Some(shared) = shared {
+                builder = builder.shared(shared);
+            }
+            Arc::new(builder.build())
         }
     })
 }
 
-pub(crate) fn new_throttle(config: &ThrottleConfig) -> Arc<Throttler> {
+/// A throttle; `quota`, when given, is the fleet's rate store and the
+/// namespace its limits count under.
+pub(crate) fn new_throttle(
+    config: &ThrottleConfig,
+    quota: Option<(Arc<dyn RateStore>, String)>,
+) -> Arc<Throttler> {
     let mut builder = Throttler::builder()
         .key_by(match config.key.as_str() {
             "tenant" => conn_throttle::KeyBy::Tenant,
@@ -136,6 +150,9 @@ pub(crate) fn new_throttle(config: &ThrottleConfig) -> Arc<Throttler> {
         });
     }
     builder = builder.honour_server_hints(config.honour_server_hints);
+    if let Some((store, namespace)) = quota {
+        builder = builder.rate_store(store, namespace);
+    }
     Arc::new(builder.build())
 }
 
@@ -162,11 +179,17 @@ pub(crate) fn retry(config: &RetryConfig, budget: Option<Arc<RetryBudget>>) -> R
     builder.build()
 }
 
-pub(crate) fn breaker(config: &BreakerConfig) -> Option<Arc<CircuitBreaker>> {
+pub(crate) fn breaker(
+    config: &BreakerConfig,
+    signal: Option<Arc<dyn BreakerSignal>>,
+) -> Option<Arc<CircuitBreaker>> {
     if !config.enabled {
         return None;
     }
     let mut builder = CircuitBreaker::builder();
+    if let Some(signal) = signal {
+        builder = builder.signal(signal);
+    }
     if let Some(threshold) = config.slow_call_threshold {
         builder = builder.slow_calls(threshold, config.slow_call_rate);
     }

@@ -106,6 +106,9 @@ pub enum AuthConfig {
         /// `basic` or `post`.
         client_auth: String,
     },
+    /// Request signing and discovery: `aws_sigv4`, `hmac`,
+    /// `oidc_client_credentials`, `private_key_jwt`.
+    Signing(crate::signing_auth::SigningAuth),
 }
 
 impl AuthConfig {
@@ -323,6 +326,12 @@ pub struct ConnectorConfig {
     pub redirects: RedirectConfig,
     /// TLS.
     pub tls: TlsConfig,
+    /// Which of its state lives in the fleet's Redis (`fleet.*`, with a `[fleet]` section).
+    pub fleet: crate::fleet::FleetUse,
+    /// Named paginations (`[connectors.<name>.pagination.<walk>]`).
+    pub pagination: BTreeMap<String, crate::pagination::PaginationConfig>,
+    /// Fault injection for a game day (`[connectors.<name>.chaos]`), if enabled.
+    pub chaos: Option<crate::chaos::ChaosConfig>,
 }
 
 impl ConnectorConfig {
@@ -332,6 +341,7 @@ impl ConnectorConfig {
             && self.tls == other.tls
             && self.connect_timeout == other.connect_timeout
             && self.body_limit == other.body_limit
+            && self.chaos == other.chaos
     }
 }
 

@@ -14,6 +14,11 @@
 //!   (`[connectors.<name>.tenants.<tenant>.auth|throttle|retry]`, or
 //!   [`Registry::set_tenant_auth`] at run time) and a field mapping
 //!   (`normalize.mapping`, [`Registry::mapping`]).
+//! - A `[fleet]` section (a Redis shared by replicas, [`FleetSection`]) and
+//!   per-connector `fleet` opt-in: quotas, tokens and breaker signals kept
+//!   in Redis ([`Registry::from_blueprint_with_fleet`]).
+//! - Named paginations per connector (`pagination.<name>`,
+//!   [`Registry::pagination`]) for `conn_paginate`.
 //!
 //! See docs/configuration.md for every key and its default.
 //!
@@ -35,16 +40,20 @@
 mod assembly;
 mod blueprint;
 mod build;
+mod chaos;
 mod components;
 mod config;
 mod errors;
 mod explain;
+mod fleet;
 mod gateway;
 mod layers;
+mod pagination;
 mod per_tenant;
 mod registry;
 pub mod schema;
 mod sections;
+mod signing_auth;
 mod tenants;
 mod tree;
 mod values;
@@ -53,13 +62,17 @@ mod workflow;
 
 pub use assembly::TransportFactory;
 pub use blueprint::Blueprint;
+pub use chaos::ChaosConfig;
 pub use config::{
     AdaptiveConfig, AuthConfig, BreakerConfig, BudgetConfig, ConnectorConfig, LimitSpec, NormalizeConfig,
     RedirectConfig, RetryConfig, Secret, SecretSource, ThrottleConfig, TlsConfig, VariantConfig,
 };
 pub use errors::{ValidationError, ValidationErrors};
+pub use fleet::{FLEET_KEYS, FleetConnection, FleetSection, FleetUse};
 pub use gateway::{CallerSection, GATEWAY_KEYS, GatewaySection, WorkflowSection, WorkflowStep};
 pub use layers::env_name;
+pub use pagination::{PAGINATION_KEYS, Pagination, PaginationConfig, PaginationKind};
 pub use registry::Registry;
+pub use signing_auth::SigningAuth;
 pub use variant::{Selector, VARIANT_CALLS_TOTAL, VARIANT_DECISIONS_TOTAL};
 pub use workflow::{Earlier, StepError, StepOutcome, Workflow, WorkflowReport};

@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 
 use conn_core::{
     AttemptOutcome, AuthStrategy, BoxFuture, CallInfo, Context, CredentialStatus, Error, Permit, Request,
-    RetryDecision, RetryPolicy, Throttle,
+    RetryDecision, RetryPolicy, Throttle, Transport,
 };
 use conn_throttle::Throttler;
 
@@ -100,6 +100,21 @@ impl AuthStrategy for TenantAuth {
             statuses.extend(own(tenant, strategy));
         }
         statuses
+    }
+
+    /// The connector's own strategy and each tenant's from the blueprint
+    /// (`Registry::set_tenant_auth` binds those supplied at run time).
+    fn bind_telemetry(&self, connector: &str, telemetry: conn_core::Telemetry) {
+        self.default.bind_telemetry(connector, telemetry);
+        for strategy in self.tenants.values() {
+            strategy.bind_telemetry(connector, telemetry);
+        }
+    }
+
+    /// The connector's own strategy decides (a tenant's strategy of another
+    /// kind cannot wrap a transport the connector shares).
+    fn wrap_transport(&self, transport: Arc<dyn Transport>) -> Arc<dyn Transport> {
+        self.default.wrap_transport(transport)
     }
 }
 

@@ -12,6 +12,7 @@ use crate::assembly::{State, TransportFactory, assemble};
 use crate::blueprint::Blueprint;
 use crate::components::hyper_transport;
 use crate::config::ConnectorConfig;
+use crate::fleet::FleetConnection;
 use crate::per_tenant::RuntimeAuth;
 use crate::variant::Selector;
 
@@ -23,6 +24,8 @@ pub struct Registry {
     state: RwLock<Arc<State>>,
     factory: TransportFactory,
     runtime_auth: Arc<RuntimeAuth>,
+    /// The `[fleet]` connection, made once and kept across reloads.
+    fleet: Option<FleetConnection>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -50,14 +53,41 @@ impl Registry {
     }
 
     /// Builds every connector, asking `factory` for each one's transport.
+    ///
+    /// A blueprint with a `[fleet]` section is refused here (and by the
+    /// other sync constructors): connecting to Redis is async, see
+    /// [`from_blueprint_with_fleet`](Self::from_blueprint_with_fleet).
     pub fn with_factory(blueprint: &Blueprint, factory: TransportFactory) -> Result<Registry, Error> {
+        if blueprint.fleet().is_some() {
+            return Err(crate::fleet::needs_connect());
+        }
+        Registry::build(blueprint, factory, None)
+    }
+
+    pub(crate) fn build(
+        blueprint: &Blueprint,
+        factory: TransportFactory,
+        fleet: Option<FleetConnection>,
+    ) -> Result<Registry, Error> {
         let runtime_auth = Arc::new(RuntimeAuth::default());
-        let state = assemble(blueprint, &State::default(), &factory, &runtime_auth)?;
+        let state = assemble(
+            blueprint,
+            &State::default(),
+            &factory,
+            &runtime_auth,
+            fleet.as_ref(),
+        )?;
         Ok(Registry {
             state: RwLock::new(Arc::new(state)),
             factory,
             runtime_auth,
+            fleet,
         })
+    }
+
+    /// The `[fleet]` connection the registry was built with, if any.
+    pub fn fleet(&self) -> Option<&FleetConnection> {
+        self.fleet.as_ref()
     }
 
     /// Supplies the credentials of `tenant` on `connector` at run time. They
@@ -71,11 +101,15 @@ impl Registry {
         tenant: impl Into<String>,
         auth: Arc<dyn AuthStrategy>,
     ) {
+        let connector = connector.into();
+        // Its token metrics name the connector, as a connector build's do
+        // (blueprint connectors keep the default telemetry).
+        auth.bind_telemetry(&connector, conn_core::Telemetry::default());
         self.runtime_auth
             .strategies
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .insert((connector.into(), tenant.into()), auth);
+            .insert((connector, tenant.into()), auth);
     }
 
     /// Withdraws credentials given by [`set_tenant_auth`](Self::set_tenant_auth);
@@ -106,7 +140,7 @@ impl Registry {
             .and_then(|s| s.tenant_throttles.get(tenant).cloned())
     }
 
-    fn current(&self) -> Arc<State> {
+    pub(crate) fn current(&self) -> Arc<State> {
         self.state.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
@@ -156,10 +190,19 @@ impl Registry {
     /// finish on the connector they hold; new `get`s see the new ones. A
     /// throttle, breaker, retry budget, auth strategy (token cache) or
     /// transport (connection pool) whose section did not change is kept
-    /// with its state. On error nothing changes.
+    /// with its state, and so is the `[fleet]` connection (a reload that
+    /// changes its connection settings, or adds one, is refused). On error
+    /// nothing changes.
     pub fn reload(&self, blueprint: &Blueprint) -> Result<(), Error> {
+        crate::fleet::check_reload(self.fleet.as_ref(), blueprint)?;
         let old = self.current();
-        let new = assemble(blueprint, &old, &self.factory, &self.runtime_auth)?;
+        let new = assemble(
+            blueprint,
+            &old,
+            &self.factory,
+            &self.runtime_auth,
+            self.fleet.as_ref(),
+        )?;
         let mut guard = self.state.write().unwrap_or_else(|e| e.into_inner());
         *guard = Arc::new(new);
         Ok(())

@@ -15,6 +15,8 @@ pub(crate) struct Sections {
     pub(crate) connectors: Vec<ConnectorSection>,
     /// The `[gateway]` table, read once the connectors' names are known.
     pub(crate) gateway: Option<Node>,
+    /// The `[fleet]` table, read by `fleet.rs`.
+    pub(crate) fleet: Option<Node>,
 }
 
 /// One `[connectors.<name>]` table.
@@ -23,6 +25,8 @@ pub(crate) struct ConnectorSection {
     pub(crate) layer: Layer,
     pub(crate) line: Option<usize>,
     pub(crate) tenants: Vec<TenantSection>,
+    /// Its `pagination` table, read by `pagination.rs`.
+    pub(crate) pagination: Option<Node>,
 }
 
 /// One `[connectors.<name>.tenants.<tenant>]` table: its `auth`, `retry`
@@ -53,6 +57,7 @@ impl Sections {
                     }
                 }
                 ("gateway", _) => sections.gateway = Some(node.clone()),
+                ("fleet", _) => sections.fleet = Some(node.clone()),
                 ("defaults" | "connectors", _) => reader.errors.push(
                     k.as_str(),
                     node.line,
@@ -61,7 +66,7 @@ impl Sections {
                 _ => reader.errors.push(
                     k.as_str(),
                     node.line,
-                    "unknown key (expected allow_inline_secrets, [defaults], [connectors.<name>], [gateway])",
+                    "unknown key (expected allow_inline_secrets, [defaults], [connectors.<name>], [gateway], [fleet])",
                 ),
             }
         }
@@ -89,6 +94,8 @@ fn read_connector(reader: &mut Reader<'_>, name: &str, table: &Node) -> Option<C
     };
     let mut layer = Layer::new();
     let (tenant_entries, rest): (Vec<_>, Vec<_>) = inner.iter().partition(|(k, _)| k == "tenants");
+    let (pagination, rest): (Vec<_>, Vec<_>) = rest.into_iter().partition(|(k, _)| k == "pagination");
+    let pagination = pagination.last().map(|(_, node)| node.clone());
     let rest: Vec<(String, Node)> = rest.into_iter().map(|(k, n)| (k.clone(), n.clone())).collect();
     reader.flatten(&rest, "", &shown, &mut layer);
     let mut tenants = Vec::new();
@@ -100,6 +107,7 @@ fn read_connector(reader: &mut Reader<'_>, name: &str, table: &Node) -> Option<C
         layer,
         line: table.line,
         tenants,
+        pagination,
     })
 }
 

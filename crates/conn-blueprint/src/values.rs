@@ -322,6 +322,9 @@ impl Reader<'_> {
                 format!("{prefix}.{k}")
             };
             let shown = format!("{display}.{k}");
+            // `fleet = true` is short for every `fleet.*` key.
+            let expanded = crate::fleet::shorthand(&path, node);
+            let node = expanded.as_ref().unwrap_or(node);
             if let Some(spec) = schema::spec(&path) {
                 if let Some(value) = self.read(spec.kind, node, &shown) {
                     out.insert(spec.path, (value, node.line));

@@ -214,4 +214,8 @@ impl AuthStrategy for CountingAuth {
             result
         })
     }
+
+    fn bind_telemetry(&self, connector: &str, telemetry: conn_core::Telemetry) {
+        self.inner.bind_telemetry(connector, telemetry);
+    }
 }

@@ -371,3 +371,44 @@ async fn one_hundred_concurrent_tenants_checked_at_the_test_kit_server() {
         );
     }
 }
+
+/// `Registry::credential_status`: a tenant's own strategy reports only that
+/// tenant (one `TokenAuth` given to two tenants is listed once per tenant
+/// that has a token), the connector's static bearer nothing, and never a token.
+#[tokio::test(start_paused = true)]
+async fn credential_status_lists_each_tenants_token_once() {
+    let text = r#"
+[connectors.vendor]
+base_url = "https://vendor.example"
+auth = { type = "bearer", token = { env = "SHARED_TOKEN" } }
+"#;
+    let env = HashMap::from([("SHARED_TOKEN".to_owned(), "shared".to_owned())]);
+    let bp = Blueprint::from_str_with_env(text, &env).unwrap();
+    let transport = Arc::new(ScriptedTransport::new([MockReply::status(200)]));
+    let registry = Registry::from_blueprint(&bp, transport).unwrap();
+    let tokens = Arc::new(
+        conn_auth::TokenAuth::builder(Arc::new(conn_auth::provider_fn(|_| async {
+            Ok(conn_auth::Token::new("canary-tenant-T0KEN").expires_in(Duration::from_secs(900)))
+        })))
+        .build(),
+    );
+    registry.set_tenant_auth("vendor", "acme", tokens.clone());
+    registry.set_tenant_auth("vendor", "globex", tokens);
+    assert_eq!(registry.credential_status("vendor"), Some(Vec::new()));
+    assert_eq!(registry.credential_status("nope"), None);
+
+    let vendor = registry.get("vendor").unwrap();
+    vendor
+        .call(Request::get("/x"), Context::new().tenant("acme"))
+        .await
+        .unwrap();
+    vendor
+        .call(Request::get("/x"), Context::new().tenant("nobody"))
+        .await
+        .unwrap();
+    let statuses = registry.credential_status("vendor").unwrap();
+    assert_eq!(statuses.len(), 1, "{statuses:?}");
+    assert_eq!(statuses[0].tenant.as_deref(), Some("acme"));
+    assert_eq!(statuses[0].expires_in, Some(Duration::from_secs(900)));
+    assert!(!format!("{statuses:?}").contains("canary-tenant-T0KEN"));
+}

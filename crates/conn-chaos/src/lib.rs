@@ -60,3 +60,8 @@ pub use stats::{ChaosStats, StatsSnapshot};
 pub use switch::ChaosSwitch;
 pub use target::Target;
 pub use transport::{ChaosTransport, ChaosTransportBuilder};
+
+/// The game-day guide's code, compiled and run as doctests so it never rots.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/chaos.md")]
+pub struct GameDayGuide;

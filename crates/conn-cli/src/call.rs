@@ -12,7 +12,7 @@ use conn_core::{Context, Request};
 /// Arguments of `conn call`.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  conn call blueprint.toml orders GET /orders/7 --tenant acme\n  conn call blueprint.toml orders POST /orders --data @order.json -H 'Content-Type: application/json'\n  conn call blueprint.toml catalog GET /items --document"
+    after_help = "Examples:\n  conn call blueprint.toml orders GET /orders/7 --tenant acme\n  conn call blueprint.toml orders POST /orders --data @order.json -H 'Content-Type: application/json'\n  conn call blueprint.toml catalog GET /items --document\n  conn call blueprint.toml catalog GET /items --pages items > items.ndjson"
 )]
 pub(crate) struct CallArgs {
     /// The blueprint file (TOML).
@@ -33,8 +33,13 @@ pub(crate) struct CallArgs {
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     headers: Vec<String>,
     /// Print the normalized document (JSON or XML alike, the connector's mapping applied).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "pages")]
     document: bool,
+    /// Walk every page with the connector's pagination NAME
+    /// ([connectors.<name>.pagination.NAME]): each item as one JSON line on
+    /// stdout, each page's report on stderr.
+    #[arg(long, value_name = "NAME")]
+    pages: Option<String>,
 }
 
 pub(crate) fn run(args: CallArgs) -> ExitCode {
@@ -81,7 +86,7 @@ pub(crate) fn run(args: CallArgs) -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let registry = match Registry::from_blueprint_hyper(&blueprint) {
+        let registry = match Registry::from_blueprint_hyper_with_fleet(&blueprint).await {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("conn: the connectors could not be built: {e}");
@@ -99,6 +104,9 @@ pub(crate) fn run(args: CallArgs) -> ExitCode {
         let mut context = Context::new();
         if let Some(tenant) = &args.tenant {
             context = context.tenant(tenant.as_str());
+        }
+        if let Some(name) = &args.pages {
+            return pages(&registry, &args.connector, name, &connector, request, context).await;
         }
         let mut out = std::io::stdout().lock();
         if args.document {
@@ -137,6 +145,60 @@ pub(crate) fn run(args: CallArgs) -> ExitCode {
             }
         }
     })
+}
+
+/// `--pages NAME`: the items as NDJSON (stdout), the pages' reports (stderr).
+async fn pages(
+    registry: &Registry,
+    connector_name: &str,
+    name: &str,
+    connector: &conn_core::Connector,
+    request: Request,
+    context: Context,
+) -> ExitCode {
+    use futures_util::StreamExt;
+    let Some(pagination) = registry.pagination(connector_name, name) else {
+        let known: Vec<String> = registry
+            .config(connector_name)
+            .map(|c| c.pagination.keys().cloned().collect())
+            .unwrap_or_default();
+        eprintln!(
+            "conn: connector {connector_name:?} has no pagination named {name:?}; it has: {}\nadd [connectors.{connector_name}.pagination.{name}] to the blueprint (docs/configuration.md)",
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        );
+        return ExitCode::FAILURE;
+    };
+    let mut walk = pagination.pages(connector, request, context);
+    let mut out = std::io::stdout().lock();
+    let mut items = 0usize;
+    while let Some(page) = walk.next().await {
+        let page = match page {
+            Ok(page) => page,
+            Err(e) => {
+                eprintln!("conn: stopped after {items} item(s)");
+                return failed(&e);
+            }
+        };
+        for item in &page.items {
+            if writeln!(out, "{item}").is_err() {
+                return ExitCode::FAILURE; // stdout closed (e.g. `| head`)
+            }
+        }
+        items += page.items.len();
+        eprintln!(
+            "page {}: {} item(s)\n{}",
+            page.number,
+            page.items.len(),
+            page.report()
+        );
+    }
+    let _ = out.flush();
+    eprintln!("conn: {items} item(s)");
+    ExitCode::SUCCESS
 }
 
 fn failed(error: &conn_core::Error) -> ExitCode {

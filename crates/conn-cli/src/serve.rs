@@ -37,7 +37,7 @@ pub(crate) fn run(path: &Path, listen: Option<SocketAddr>, json_logs: bool) -> E
         }
     };
     runtime.block_on(async move {
-        let registry = match Registry::from_blueprint_hyper(&blueprint) {
+        let registry = match Registry::from_blueprint_hyper_with_fleet(&blueprint).await {
             Ok(r) => Arc::new(r),
             Err(e) => {
                 eprintln!(

@@ -1,6 +1,8 @@
 //! The `AuthStrategy` trait: credentials on every attempt.
 
-use crate::{BoxFuture, Context, CredentialStatus, Error, Request};
+use std::sync::Arc;
+
+use crate::{BoxFuture, Context, CredentialStatus, Error, Request, Telemetry, Transport};
 
 /// Adds credentials to each attempt, and renews them when the API refuses them.
 ///
@@ -50,6 +52,28 @@ pub trait AuthStrategy: Send + Sync {
     /// default, an empty list.
     fn credential_status(&self) -> Vec<CredentialStatus> {
         Vec::new()
+    }
+
+    /// The transport this strategy's connector should send through.
+    ///
+    /// Why: a strategy only sees requests, never responses, yet some
+    /// credentials are fixed by what the server answers (AWS refuses a
+    /// skewed signature with 403 and its own clock, which a signer must
+    /// learn and re-sign with). Such a strategy wraps the transport here;
+    /// every other keeps the default, the transport unchanged. Whoever
+    /// assembles a connector from parts (conn-blueprint's registry) calls it.
+    fn wrap_transport(&self, transport: Arc<dyn Transport>) -> Arc<dyn Transport> {
+        transport
+    }
+
+    /// Called by [`ConnectorBuilder::build`](crate::ConnectorBuilder::build)
+    /// with the connector's name and instrumentation settings, so a strategy
+    /// that emits metrics of its own (a token cache's expiry and refreshes)
+    /// labels them with the connector, as the pipeline's metrics are.
+    /// Strategies that wrap others pass it on; the rest keep the default,
+    /// which ignores it.
+    fn bind_telemetry(&self, connector: &str, telemetry: Telemetry) {
+        let _ = (connector, telemetry);
     }
 }
 

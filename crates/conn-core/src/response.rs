@@ -115,6 +115,9 @@ pub struct AttemptRecord {
     pub auth_replay: bool,
     /// The delay slept after this attempt before the next one, if any.
     pub delay_after: Option<Duration>,
+    /// Whether this attempt was a hedge, racing the one before it (see
+    /// [`Hedging`](crate::Hedging)).
+    pub hedge: bool,
 }
 
 /// Everything a call did, for logs and displays without a tracing subscriber.
@@ -151,10 +154,20 @@ pub struct CallReport {
 }
 
 impl CallReport {
-    /// Number of retries (attempts after the first, auth replays excluded).
+    /// Number of retries (attempts after the first, auth replays and
+    /// hedges excluded).
     pub fn retries(&self) -> u32 {
-        let sends = self.attempts.iter().filter(|a| !a.auth_replay).count() as u32;
+        let sends = self
+            .attempts
+            .iter()
+            .filter(|a| !a.auth_replay && !a.hedge)
+            .count() as u32;
         sends.saturating_sub(1)
+    }
+
+    /// Number of hedges sent (see [`Hedging`](crate::Hedging)).
+    pub fn hedges(&self) -> u32 {
+        self.attempts.iter().filter(|a| a.hedge).count() as u32
     }
 }
 
@@ -207,6 +220,9 @@ impl fmt::Display for CallReport {
             write!(f, ", done +{:.1} ms)", at(attempt.done))?;
             if attempt.auth_replay {
                 write!(f, ", replay after credential refresh")?;
+            }
+            if attempt.hedge {
+                write!(f, ", hedge")?;
             }
             if let Some(delay) = attempt.delay_after {
                 write!(f, ", retry in {:.0} ms", ms(delay))?;

@@ -33,6 +33,16 @@ use crate::{AttemptOutcome, CallInfo};
 pub trait RetryPolicy: Send + Sync {
     /// Decides what follows the attempt `call.attempt` that ended with `outcome`.
     fn decide(&self, call: &CallInfo<'_>, outcome: &AttemptOutcome<'_>) -> RetryDecision;
+
+    /// Whether a hedge may race the slow attempt `call.attempt` (asked only
+    /// when the connector has [`Hedging`](crate::Hedging) and the request is
+    /// a read). A hedge is load like a retry, so a policy with a retry
+    /// budget spends a token here. The default refuses: hedging needs a
+    /// policy that accounts for it.
+    fn allow_hedge(&self, call: &CallInfo<'_>) -> bool {
+        let _ = call;
+        false
+    }
 }
 
 /// What a [`RetryPolicy`] decided.

@@ -10,6 +10,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use conn_blueprint::GatewaySection;
 use secrecy::SecretString;
 
 /// Every setting of a gateway. `Default` gives the safe defaults: listen on
@@ -41,14 +42,17 @@ pub struct GatewayConfig {
 }
 
 impl Default for GatewayConfig {
+    /// The limits a blueprint's `[gateway]` section defaults to (one
+    /// definition, in conn-blueprint), with no callers and no admin key.
     fn default() -> Self {
+        let section = GatewaySection::default();
         GatewayConfig {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            body_limit: 1024 * 1024,
-            request_timeout: Duration::from_secs(30),
-            max_in_flight: 256,
-            max_header_bytes: 16 * 1024,
-            shutdown_grace: Duration::from_secs(30),
+            listen: section.listen,
+            body_limit: section.body_limit,
+            request_timeout: section.request_timeout,
+            max_in_flight: section.max_in_flight,
+            max_header_bytes: section.max_header_bytes,
+            shutdown_grace: section.shutdown_grace,
             admin_key: None,
             callers: BTreeMap::new(),
             workflows: BTreeMap::new(),

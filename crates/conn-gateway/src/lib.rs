@@ -8,6 +8,7 @@
 //! | `GET /healthz`, `GET /readyz`, `GET /metrics` | anyone | liveness, readiness, Prometheus text |
 //! | `GET /v1/connectors`, `GET /v1/connectors/{name}/state` | admin key | connectors explained, live state |
 //! | `POST /v1/admin/reload`, `POST /v1/connectors/{name}/breaker` | admin key | hot reload, breaker control |
+//! | `GET /status`, `GET /v1/status` | caller or admin key | the live status page and its data |
 //!
 //! Errors are RFC 9457 `application/problem+json` ([`problem`], whose
 //! [`problem::mapping`] is the error table). Callers are authenticated by

@@ -165,6 +165,21 @@ impl RetryPolicy for Retry {
         // The pipeline emits the `retry scheduled` event and metric; only refusals are logged here.
         RetryDecision::Retry { delay }
     }
+
+    /// A hedge is load like a retry: with a budget it takes a token (and
+    /// is refused when none is left), so an outage cannot double the load;
+    /// without one it is granted.
+    fn allow_hedge(&self, call: &CallInfo<'_>) -> bool {
+        match &self.budget {
+            Some(budget) if !budget.try_withdraw() => {
+                // Counted as a refused hedge (`conn_hedges_total`), not as an exhausted
+                // retry: the call itself goes on, so the budget alert stays about retries.
+                tracing::debug!(attempt = call.attempt, "not hedged: retry budget exhausted");
+                false
+            }
+            _ => true,
+        }
+    }
 }
 
 /// Configures a [`Retry`] policy.

@@ -65,6 +65,7 @@ use crate::tls::{self, ServerTls};
 pub struct TestServer {
     addr: SocketAddr,
     certificate_pem: Option<String>,
+    client_identity: Option<(String, String)>,
     shared: Arc<Shared>,
     accept_task: JoinHandle<()>,
     /// Dropping this tells every task of the server to stop (see
@@ -90,6 +91,7 @@ pub struct TestServer {
 #[must_use = "a builder does nothing until `start` is awaited"]
 pub struct TestServerBuilder {
     tls: bool,
+    client_auth: bool,
     versions: Versions,
 }
 
@@ -108,6 +110,16 @@ impl TestServerBuilder {
     /// [`TestServer::ca_certificate_pem`].
     pub fn tls(mut self, on: bool) -> Self {
         self.tls = on;
+        self
+    }
+
+    /// Requires a client certificate (mutual TLS; implies [`tls`](Self::tls)):
+    /// the server trusts a CA made at start, and
+    /// [`TestServer::client_identity_pem`] is an identity it issued. A
+    /// client without it, or with another certificate, fails the handshake.
+    pub fn require_client_certificate(mut self) -> Self {
+        self.tls = true;
+        self.client_auth = true;
         self
     }
 
@@ -139,7 +151,7 @@ impl TestServerBuilder {
             Versions::Http2 => &[b"h2"],
         };
         let tls = if self.tls {
-            Some(tls::self_signed(alpn)?)
+            Some(tls::self_signed(alpn, self.client_auth)?)
         } else {
             None
         };
@@ -162,12 +174,13 @@ impl TestServerBuilder {
         builder.http1().header_read_timeout(None);
 
         let shared = Arc::new(Shared::default());
-        let (certificate_pem, acceptor) = match tls {
+        let (certificate_pem, acceptor, client_identity) = match tls {
             Some(ServerTls {
                 acceptor,
                 certificate_pem,
-            }) => (Some(certificate_pem), Some(acceptor)),
-            None => (None, None),
+                client_identity,
+            }) => (Some(certificate_pem), Some(acceptor), client_identity),
+            None => (None, None, None),
         };
         let accept_task = spawn_until_shutdown(
             shutdown_rx,
@@ -176,6 +189,7 @@ impl TestServerBuilder {
         Ok(TestServer {
             addr,
             certificate_pem,
+            client_identity,
             shared,
             accept_task,
             _shutdown: shutdown_tx,
@@ -219,6 +233,13 @@ impl TestServer {
     /// test to trust as its root; `None` without TLS.
     pub fn ca_certificate_pem(&self) -> Option<String> {
         self.certificate_pem.clone()
+    }
+
+    /// With [`require_client_certificate`](TestServerBuilder::require_client_certificate):
+    /// a client certificate chain and its PKCS#8 key (both PEM) that the
+    /// server accepts.
+    pub fn client_identity_pem(&self) -> Option<(String, String)> {
+        self.client_identity.clone()
     }
 
     /// Sets the script of `method` + `path` (exact path, query ignored),

@@ -8,6 +8,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tokio::time::Instant;
 
+use crate::decode::ResponseBody;
 use crate::errors::body_error;
 
 /// A floor under the body download rate, to catch stalled bodies that would
@@ -68,6 +69,11 @@ impl GuardedBody {
             window,
             done: false,
         })
+    }
+
+    /// The size limit, which a decoder applies again to what it produces.
+    pub(crate) fn limit(&self) -> u64 {
+        self.limit
     }
 
     /// The next data chunk; `None` at the end. After an error the body is
@@ -140,14 +146,9 @@ impl GuardedBody {
     }
 }
 
-/// Reads the whole body, failing past `limit` bytes without reading further.
-pub(crate) async fn read_limited(
-    body: Incoming,
-    declared: Option<u64>,
-    limit: u64,
-    floor: Option<MinThroughput>,
-) -> Result<Bytes, Error> {
-    let mut body = GuardedBody::new(body, declared, limit, floor)?;
+/// Reads the whole body (decoded, when it is), failing past the limit
+/// without reading further; `declared` only sizes the buffer.
+pub(crate) async fn read_limited(mut body: ResponseBody, declared: Option<u64>) -> Result<Bytes, Error> {
     let mut first: Option<Bytes> = None;
     let mut rest = BytesMut::new();
     while let Some(data) = body.next().await {
@@ -172,13 +173,13 @@ pub(crate) async fn read_limited(
 }
 
 /// The body as a stream of chunks under the same guard: nothing is
-/// buffered, so memory is bounded by the frame size.
-pub(crate) fn stream_limited(body: GuardedBody) -> BodyStream {
+/// buffered, so memory is bounded by the frame size (or the decoder's buffer).
+pub(crate) fn stream_limited(body: ResponseBody) -> BodyStream {
     BodyStream::new(futures_util::stream::unfold(body, |mut body| async move {
         body.next().await.map(|chunk| (chunk, body))
     }))
 }
 
-fn too_large(message: String) -> Error {
+pub(crate) fn too_large(message: String) -> Error {
     Error::new(ErrorKind::BodyTooLarge, message)
 }

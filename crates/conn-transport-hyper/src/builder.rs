@@ -8,8 +8,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
+use crate::per_host::{CappedConnector, HostSlots};
 use crate::transport::{HyperTransport, Shared};
-use crate::{DEFAULT_BODY_LIMIT, MinThroughput, Redirects, Roots};
+use crate::{Compression, DEFAULT_BODY_LIMIT, MinThroughput, Redirects, Roots};
 
 /// Which HTTP versions the transport speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -49,6 +50,8 @@ pub struct HyperTransportBuilder {
     pool_max_idle_per_host: usize,
     redirects: Redirects,
     min_throughput: Option<MinThroughput>,
+    compression: Compression,
+    max_connections_per_host: Option<usize>,
 }
 
 impl Default for HyperTransportBuilder {
@@ -62,6 +65,8 @@ impl Default for HyperTransportBuilder {
             pool_max_idle_per_host: 32,
             redirects: Redirects::None,
             min_throughput: None,
+            compression: Compression::default(),
+            max_connections_per_host: None,
         }
     }
 }
@@ -117,9 +122,29 @@ impl HyperTransportBuilder {
         self
     }
 
+    /// Which compressed response encodings are offered and decoded
+    /// (default: [`Compression::all`]). The body limit counts decoded bytes.
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// Most connections open to one origin (scheme, host, port), idle ones
+    /// included (default: no cap). A request that finds all of them busy
+    /// waits for one to come free, at most the connect timeout, instead of
+    /// opening another socket. Over HTTP/2 one connection carries many
+    /// requests, so the cap limits sockets, not requests.
+    pub fn max_connections_per_host(mut self, max: usize) -> Self {
+        self.max_connections_per_host = Some(max);
+        self
+    }
+
     /// Builds the transport. Fails with a configuration error when the TLS
     /// setup is invalid (e.g. a custom root CA is not PEM).
     pub fn build(self) -> Result<HyperTransport, Error> {
+        if self.max_connections_per_host == Some(0) {
+            return Err(Error::config("max_connections_per_host must be at least 1"));
+        }
         if self.min_throughput.is_some_and(|f| f.grace.is_zero()) {
             return Err(Error::config(
                 "the minimum-throughput grace period must be greater than zero",
@@ -138,6 +163,10 @@ impl HyperTransportBuilder {
             Protocols::Http1 => https.enable_http1().wrap_connector(http),
             Protocols::Http2 => https.enable_http2().wrap_connector(http),
         };
+        let slots = self
+            .max_connections_per_host
+            .map(|max| Arc::new(HostSlots::new(max, self.connect_timeout)));
+        let https = CappedConnector::new(https, slots);
         let client = Client::builder(TokioExecutor::new())
             .timer(TokioTimer::new())
             .pool_timer(TokioTimer::new())
@@ -150,6 +179,7 @@ impl HyperTransportBuilder {
             body_limit: self.body_limit,
             redirects: self.redirects,
             min_throughput: self.min_throughput,
+            compression: self.compression,
         })))
     }
 }

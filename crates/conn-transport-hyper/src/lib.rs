@@ -44,13 +44,16 @@
 
 mod body;
 mod builder;
+mod decode;
 mod errors;
+mod per_host;
 mod redirect;
 mod tls;
 mod transport;
 
 pub use body::MinThroughput;
 pub use builder::{HyperTransportBuilder, Protocols};
+pub use decode::Compression;
 pub use redirect::{CrossOrigin, Redirects};
 pub use tls::Roots;
 pub use transport::HyperTransport;

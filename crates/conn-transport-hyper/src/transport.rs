@@ -14,8 +14,10 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::time::Instant;
 
 use crate::body::{GuardedBody, read_limited, stream_limited};
+use crate::decode::ResponseBody;
+use crate::per_host::CappedConnector;
 use crate::redirect::next_hop;
-use crate::{HyperTransportBuilder, MinThroughput, Redirects};
+use crate::{Compression, HyperTransportBuilder, MinThroughput, Redirects};
 
 /// A pooled HTTP/1.1 + HTTP/2 client over rustls, implementing conn's
 /// [`Transport`]. Cheap to clone: clones share one connection pool.
@@ -25,10 +27,11 @@ pub struct HyperTransport {
 }
 
 pub(crate) struct Shared {
-    pub(crate) client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    pub(crate) client: Client<CappedConnector<HttpsConnector<HttpConnector>>, Full<Bytes>>,
     pub(crate) body_limit: usize,
     pub(crate) redirects: Redirects,
     pub(crate) min_throughput: Option<MinThroughput>,
+    pub(crate) compression: Compression,
 }
 
 impl HyperTransport {
@@ -48,6 +51,7 @@ impl std::fmt::Debug for HyperTransport {
             .field("body_limit", &self.shared.body_limit)
             .field("redirects", &self.shared.redirects)
             .field("min_throughput", &self.shared.min_throughput)
+            .field("compression", &self.shared.compression)
             .finish_non_exhaustive()
     }
 }
@@ -67,10 +71,11 @@ impl Transport for HyperTransport {
         let shared = self.shared.clone();
         Box::pin(async move {
             let head = shared.head(request).await?;
-            let body = GuardedBody::new(head.body, head.declared, head.limit, shared.min_throughput)?;
+            let first_byte = head.first_byte;
+            let (parts, body, _) = head.into_body(shared.min_throughput)?;
             Ok(TransportStream {
-                response: http::Response::from_parts(head.parts, stream_limited(body)),
-                first_byte: Some(head.first_byte),
+                response: http::Response::from_parts(parts, stream_limited(body)),
+                first_byte: Some(first_byte),
             })
         })
     }
@@ -83,20 +88,43 @@ struct Head {
     declared: Option<u64>,
     limit: u64,
     first_byte: Instant,
+    encoding: Option<crate::decode::Encoding>,
+}
+
+impl Head {
+    /// The head's parts and its body, guarded and (when compressed) decoded;
+    /// plus the declared length when the body is handed over as it arrived.
+    fn into_body(
+        self,
+        floor: Option<MinThroughput>,
+    ) -> Result<(http::response::Parts, ResponseBody, Option<u64>), Error> {
+        let mut parts = self.parts;
+        let guarded = GuardedBody::new(self.body, self.declared, self.limit, floor)?;
+        let declared = self.declared.filter(|_| self.encoding.is_none());
+        let body = ResponseBody::new(guarded, self.encoding, &mut parts.headers);
+        Ok((parts, body, declared))
+    }
 }
 
 impl Shared {
     async fn execute(&self, request: TransportRequest) -> Result<TransportResponse, Error> {
         let head = self.head(request).await?;
-        let body = read_limited(head.body, head.declared, head.limit, self.min_throughput).await?;
-        let response = http::Response::from_parts(head.parts, body);
-        Ok(TransportResponse::new(response).with_first_byte(head.first_byte))
+        let first_byte = head.first_byte;
+        let (parts, body, declared) = head.into_body(self.min_throughput)?;
+        let body = read_limited(body, declared).await?;
+        let response = http::Response::from_parts(parts, body);
+        Ok(TransportResponse::new(response).with_first_byte(first_byte))
     }
 
     /// Sends the request, following redirects as configured, up to the
     /// final response head.
     async fn head(&self, request: TransportRequest) -> Result<Head, Error> {
-        let TransportRequest { request, credentials } = request;
+        let TransportRequest {
+            mut request,
+            credentials,
+        } = request;
+        let offered = self.compression.offer(request.headers_mut());
+        let method = request.method().clone();
         let limit = request
             .extensions()
             .get::<BodyLimit>()
@@ -156,6 +184,9 @@ impl Shared {
                 .get(http::header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<u64>().ok());
+            let encoding = self
+                .compression
+                .decoding(offered, &method, response.status(), response.headers());
             let (parts, body) = response.into_parts();
             return Ok(Head {
                 parts,
@@ -163,6 +194,7 @@ impl Shared {
                 declared,
                 limit,
                 first_byte,
+                encoding,
             });
         }
     }

@@ -10,6 +10,7 @@
 //! Exits non-zero when a check fails; prints every figure either way.
 
 mod faults;
+mod lag;
 mod process;
 mod stack;
 mod verdict;
@@ -87,6 +88,8 @@ struct Run {
     stop: AtomicBool,
     reported: Vec<AtomicU32>,
     tally: Tally,
+    started: Instant,
+    lag: lag::LagProbe,
 }
 
 fn run(options: &Options) -> Result<bool, Box<dyn std::error::Error>> {
@@ -120,10 +123,14 @@ fn run(options: &Options) -> Result<bool, Box<dyn std::error::Error>> {
         stop: AtomicBool::new(false),
         reported: (0..options.calls).map(|_| AtomicU32::new(0)).collect(),
         tally: Tally::default(),
+        started: Instant::now(),
+        lag: lag::LagProbe::new(Instant::now()),
     });
-    let started = Instant::now();
+    let started = run.started;
     let samples = runtime.block_on(async {
         let sampler = tokio::spawn(sample_footprint(run.clone()));
+        let probe_run = run.clone();
+        let probe = tokio::spawn(async move { probe_run.lag.run(&probe_run.stop).await });
         let limit = options.seconds.map(Duration::from_secs);
         let mut callers = Vec::new();
         for _ in 0..options.concurrency {
@@ -135,6 +142,7 @@ fn run(options: &Options) -> Result<bool, Box<dyn std::error::Error>> {
         }
         run.stop.store(true, Ordering::Relaxed);
         let samples = sampler.await.unwrap_or_default();
+        let _ = probe.await;
         // Stalled answers were counted when they arrived; let the last
         // requests of timed-out attempts land before comparing counts.
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -149,6 +157,7 @@ fn run(options: &Options) -> Result<bool, Box<dyn std::error::Error>> {
         issued,
         elapsed,
         &samples,
+        &run.lag,
         panics.load(Ordering::Relaxed),
         tokens.load(Ordering::Relaxed),
     );
@@ -190,10 +199,12 @@ async fn one_call(run: Arc<Run>, n: usize) {
         Err(err) => err.report().map(|report| report.attempts.len()),
     };
     run.reported[n].store(attempts.map_or(u32::MAX, |a| a as u32), Ordering::Relaxed);
+    let ended_at = run.started.elapsed();
     run.tally.record(
         result.as_ref().map(|_| ()).map_err(Error::kind),
         attempts.is_some(),
         late,
+        ended_at,
     );
 }
 

@@ -34,10 +34,11 @@ pub fn sample() -> Sample {
     }
 }
 
-/// Growth across the second half of the run: the median of the last tenth
-/// of samples against the median of the tenth just after the middle
-/// (medians, so one burst of stalled connections is not taken for a leak).
-pub fn growth(samples: &[Sample], value: fn(&Sample) -> u64) -> Option<f64> {
+/// The footprint across the second half of the run: the median of the
+/// third quarter of samples and of the last quarter (medians of whole
+/// quarters, so a burst of stalled connections or a slow stretch of a
+/// shared machine is not taken for a leak). `None` for very short runs.
+pub fn second_half(samples: &[Sample], value: fn(&Sample) -> u64) -> Option<(u64, u64)> {
     let n = samples.len();
     if n < 20 {
         return None;
@@ -47,8 +48,5 @@ pub fn growth(samples: &[Sample], value: fn(&Sample) -> u64) -> Option<f64> {
         values.sort_unstable();
         values[values.len() / 2]
     };
-    let tenth = n / 10;
-    let middle = median(&samples[n / 2..n / 2 + tenth]);
-    let end = median(&samples[n - tenth..]);
-    (middle > 0).then(|| end as f64 / middle as f64 - 1.0)
+    Some((median(&samples[n / 2..3 * n / 4]), median(&samples[3 * n / 4..])))
 }

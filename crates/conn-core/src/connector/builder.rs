@@ -7,6 +7,7 @@ use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue};
 
 use super::Connector;
+use super::hedge::Hedging;
 use super::pipeline::Pipeline;
 use crate::{
     AuthStrategy, BaseUrl, Breaker, Error, HintParser, JsonPassThrough, NoAuth, NoBreaker, NoRetry,
@@ -49,6 +50,7 @@ pub struct ConnectorBuilder {
     throttle: Arc<dyn Throttle>,
     breaker: Arc<dyn Breaker>,
     normalizer: Arc<dyn Normalizer>,
+    hedging: Option<Hedging>,
 }
 
 impl ConnectorBuilder {
@@ -70,6 +72,7 @@ impl ConnectorBuilder {
             throttle: Arc::new(NoThrottle),
             breaker: Arc::new(NoBreaker),
             normalizer: Arc::new(JsonPassThrough),
+            hedging: None,
         }
     }
 
@@ -181,6 +184,14 @@ impl ConnectorBuilder {
         self
     }
 
+    /// Hedged requests for reads: a second attempt races a slow first one
+    /// (default: off). Hedges are granted by the retry policy like retries
+    /// (see [`Hedging`]).
+    pub fn hedging(mut self, hedging: Hedging) -> Self {
+        self.hedging = Some(hedging);
+        self
+    }
+
     /// Validates the configuration and builds the connector.
     pub fn build(self) -> Result<Connector, Error> {
         if let Some(reason) = self.invalid {
@@ -198,6 +209,7 @@ impl ConnectorBuilder {
         {
             return Err(Error::config("timeouts must be greater than zero"));
         }
+        self.auth.bind_telemetry(&self.name, self.telemetry);
         Ok(Connector {
             pipeline: Arc::new(Pipeline {
                 name: Arc::from(self.name),
@@ -215,6 +227,7 @@ impl ConnectorBuilder {
                 throttle: self.throttle,
                 breaker: self.breaker,
                 normalizer: self.normalizer,
+                hedging: self.hedging,
             }),
         })
     }

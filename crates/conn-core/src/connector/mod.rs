@@ -7,6 +7,7 @@
 
 pub(crate) mod builder;
 mod exchange;
+pub(crate) mod hedge;
 mod phases;
 mod pipeline;
 mod run;

@@ -44,7 +44,7 @@ pub(crate) struct Admission {
 
 /// An attempt that went on the wire.
 pub(crate) struct Transmitted<B> {
-    result: Result<TransportResponse, Error>,
+    pub(super) result: Result<TransportResponse, Error>,
     body: Option<B>,
     sent: Instant,
     done: Instant,
@@ -56,6 +56,18 @@ pub(crate) struct Settled<B> {
     body: Option<B>,
     hints: ServerHints,
     latency: Duration,
+}
+
+impl Admission {
+    /// When the attempt began.
+    pub(super) fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// How long it waited for the throttle.
+    pub(super) fn throttle_wait(&self) -> Duration {
+        self.throttle_wait
+    }
 }
 
 impl Pipeline {
@@ -178,6 +190,7 @@ impl Pipeline {
             },
             auth_replay: state.is_replay(),
             delay_after: None,
+            hedge: false,
         });
         settled
     }
@@ -268,8 +281,13 @@ impl<B> Settled<B> {
         }
     }
 
-    fn status(&self) -> Option<StatusCode> {
+    pub(super) fn status(&self) -> Option<StatusCode> {
         self.result.as_ref().ok().map(TransportResponse::status)
+    }
+
+    /// How long the attempt was on the wire.
+    pub(super) fn latency(&self) -> Duration {
+        self.latency
     }
 
     /// The call's result from this, its last attempt: 1xx-3xx are the

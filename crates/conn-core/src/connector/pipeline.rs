@@ -30,6 +30,8 @@ pub(crate) struct Pipeline {
     pub(crate) throttle: Arc<dyn Throttle>,
     pub(crate) breaker: Arc<dyn Breaker>,
     pub(crate) normalizer: Arc<dyn Normalizer>,
+    /// When a slow read is raced by a second attempt (off by default).
+    pub(crate) hedging: Option<super::hedge::Hedging>,
 }
 
 impl Pipeline {

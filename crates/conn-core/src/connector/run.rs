@@ -48,7 +48,9 @@ impl Pipeline {
         }
     }
 
-    /// One attempt, phase by phase, in the documented order.
+    /// One attempt, phase by phase, in the documented order; when the
+    /// hedging policy answers with a delay, `transmit` races a hedge after
+    /// it and settles every attempt that finished (`hedge.rs`).
     async fn try_attempt<X: Exchange>(
         &self,
         state: &mut CallState<'_>,
@@ -58,8 +60,17 @@ impl Pipeline {
         let call = state.info();
         let admission = self.admit(&call, telemetry).await?;
         let wire = self.prepare(state, &call, path, telemetry).await?;
-        let transmitted = self.transmit::<X>(&call, wire).await?;
-        let settled = self.settle(state, &call, admission, transmitted, telemetry);
+        let settled = match self.hedge_after(&call) {
+            None => {
+                let transmitted = self.transmit::<X>(&call, wire).await?;
+                self.settle(state, &call, admission, transmitted, telemetry)
+            }
+            Some(after) => {
+                self.transmit_hedged::<X>(state, &call, admission, wire, after, telemetry)
+                    .await?
+            }
+        };
+        self.observe_latency(&settled);
         self.decide(state, &call, settled, telemetry).await
     }
 }

@@ -100,6 +100,13 @@ impl<'a> CallState<'a> {
         self.report.attempts.push(record);
     }
 
+    /// Marks the last recorded attempt as a hedge.
+    pub(crate) fn mark_last_hedge(&mut self) {
+        if let Some(last) = self.report.attempts.last_mut() {
+            last.hedge = true;
+        }
+    }
+
     /// The next attempt replays the last one (not a retry).
     pub(crate) fn replaying(&mut self) {
         self.replay = true;

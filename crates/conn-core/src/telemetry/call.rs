@@ -48,6 +48,8 @@ pub(crate) trait AttemptTelemetry {
     fn replaying(&self);
     /// Another attempt follows after `delay`.
     fn retry_scheduled(&self, delay: Duration, outcome: &AttemptOutcome<'_>);
+    /// A hedge was refused, won, lost or failed.
+    fn hedged(&self, outcome: &'static str);
 }
 
 /// No spans, no events, no metrics.
@@ -73,6 +75,7 @@ impl AttemptTelemetry for Silent {
     fn answered(&self, _: &Result<TransportResponse, Error>) {}
     fn replaying(&self) {}
     fn retry_scheduled(&self, _: Duration, _: &AttemptOutcome<'_>) {}
+    fn hedged(&self, _: &'static str) {}
 }
 
 /// A call's span, its in-flight count and its metric handles.
@@ -264,6 +267,12 @@ impl AttemptTelemetry for InstrumentedAttempt<'_> {
             "retry scheduled"
         );
         self.metrics.retried(reason);
+    }
+
+    fn hedged(&self, outcome: &'static str) {
+        tracing::debug!(parent: &self.span, conn.hedge = outcome, "hedge");
+        metrics::counter!(super::HEDGES_TOTAL, "connector" => self.connector.to_string(), "outcome" => outcome)
+            .increment(1);
     }
 }
 

@@ -38,8 +38,15 @@ pub const IN_FLIGHT: &str = "conn_in_flight";
 pub const BREAKER_STATE: &str = "conn_breaker_state";
 /// Breaker transitions: labels `connector`, `to`.
 pub const BREAKER_TRANSITIONS_TOTAL: &str = "conn_breaker_transitions_total";
-/// Token requests: label `result` (`ok`, `failed`).
+/// Token requests: labels `connector`, `result` (`ok`, `failed`).
 pub const TOKEN_REFRESHES_TOTAL: &str = "conn_token_refreshes_total";
+/// When the connector's token runs out, in Unix seconds (the soonest among
+/// its tenants): label `connector`, and `tenant` when enabled.
+pub const TOKEN_EXPIRY_TIMESTAMP_SECONDS: &str = "conn_token_expiry_timestamp_seconds";
+/// Hedges (second attempts racing a slow read): labels `connector`,
+/// `outcome` (`won`, `lost`, `failed`, `refused` when the retry policy or
+/// the breaker and throttle did not admit one).
+pub const HEDGES_TOTAL: &str = "conn_hedges_total";
 /// Calls sent with degraded credentials: label `connector`.
 pub const DEGRADED_TOTAL: &str = "conn_degraded_total";
 

@@ -40,6 +40,7 @@ pub fn report(method: Method, status: StatusCode, attempts: u32) -> CallReport {
                 }),
                 auth_replay: false,
                 delay_after: None,
+                hedge: false,
             })
             .collect(),
         outcome: CallOutcome::Success,
