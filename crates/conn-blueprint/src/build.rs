@@ -15,6 +15,7 @@ use crate::errors::ValidationErrors;
 use crate::layers::{Effective, Origin};
 use crate::values::{SecretRef, Value, format_duration};
 
+mod egress;
 mod signing_keys;
 
 /// Where secret references may point: the environment to read `{ env }`
@@ -506,6 +507,7 @@ impl<'a> Build<'a> {
             self.error("tls.roots", "\"none\" without tls.ca_file trusts no server");
         }
 
+        let egress = self.egress();
         let chaos = crate::chaos::ChaosConfig::read(self.effective);
         if let Some(problem) = chaos.as_ref().and_then(|c| c.problem()) {
             self.error("chaos", problem);
@@ -534,6 +536,7 @@ impl<'a> Build<'a> {
             normalize,
             redirects,
             tls,
+            egress,
             fleet: crate::fleet::FleetUse::read(self.effective),
             pagination: BTreeMap::new(),
             chaos,

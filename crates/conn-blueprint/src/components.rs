@@ -36,14 +36,12 @@ pub(crate) fn hyper_transport(config: &ConnectorConfig) -> Result<Arc<dyn Transp
     } else {
         Redirects::None
     };
-    Ok(Arc::new(
-        HyperTransport::builder()
-            .connect_timeout(config.connect_timeout)
-            .body_limit(config.body_limit)
-            .roots(roots)
-            .redirects(redirects)
-            .build()?,
-    ))
+    let builder = HyperTransport::builder()
+        .connect_timeout(config.connect_timeout)
+        .body_limit(config.body_limit)
+        .roots(roots)
+        .redirects(redirects);
+    Ok(Arc::new(config.egress.apply(builder)?.build()?))
 }
 
 pub(crate) fn auth(

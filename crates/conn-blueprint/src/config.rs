@@ -326,6 +326,8 @@ pub struct ConnectorConfig {
     pub redirects: RedirectConfig,
     /// TLS.
     pub tls: TlsConfig,
+    /// Proxy, client certificate, compression, connections per host.
+    pub egress: crate::egress::EgressConfig,
     /// Which of its state lives in the fleet's Redis (`fleet.*`, with a `[fleet]` section).
     pub fleet: crate::fleet::FleetUse,
     /// Named paginations (`[connectors.<name>.pagination.<walk>]`).
@@ -339,6 +341,7 @@ impl ConnectorConfig {
     pub fn same_transport(&self, other: &ConnectorConfig) -> bool {
         self.redirects == other.redirects
             && self.tls == other.tls
+            && self.egress == other.egress
             && self.connect_timeout == other.connect_timeout
             && self.body_limit == other.body_limit
             && self.chaos == other.chaos

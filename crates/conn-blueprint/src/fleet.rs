@@ -201,14 +201,7 @@ pub(crate) fn read(
     secrets: SecretRules<'_>,
     errors: &mut ValidationErrors,
 ) -> Option<FleetSection> {
-    let Raw::Table(entries) = &node.raw else {
-        errors.push(
-            "fleet",
-            node.line,
-            format!("expected a table, found {}", node.raw.type_name()),
-        );
-        return None;
-    };
+    let entries = node.entries("fleet", errors)?;
     let before = errors.len();
     let mut reader = Reader { errors };
     let mut url = None;

@@ -249,14 +249,7 @@ pub(crate) fn read(
     secrets: SecretRules<'_>,
     errors: &mut ValidationErrors,
 ) -> Option<GatewaySection> {
-    let Raw::Table(entries) = &node.raw else {
-        errors.push(
-            "gateway",
-            node.line,
-            format!("expected a table, found {}", node.raw.type_name()),
-        );
-        return None;
-    };
+    let entries = node.entries("gateway", errors)?;
     let before = errors.len();
     let mut section = GatewaySection::default();
     let mut reader = Reader { errors };

@@ -43,6 +43,7 @@ mod build;
 mod chaos;
 mod components;
 mod config;
+mod egress;
 mod errors;
 mod explain;
 mod fleet;

@@ -377,14 +377,7 @@ pub(crate) fn read(
 }
 
 fn read_one(table: &Node, prefix: &str, errors: &mut ValidationErrors) -> Option<PaginationConfig> {
-    let Raw::Table(entries) = &table.raw else {
-        errors.push(
-            prefix,
-            table.line,
-            format!("expected a table, found {}", table.raw.type_name()),
-        );
-        return None;
-    };
+    let entries = table.entries(prefix, errors)?;
     let before = errors.len();
     let mut reader = Reader { errors };
     // Every key read first, so that each problem is reported, then checked against the kind.

@@ -58,11 +58,9 @@ impl Sections {
                 }
                 ("gateway", _) => sections.gateway = Some(node.clone()),
                 ("fleet", _) => sections.fleet = Some(node.clone()),
-                ("defaults" | "connectors", _) => reader.errors.push(
-                    k.as_str(),
-                    node.line,
-                    format!("expected a table, found {}", node.raw.type_name()),
-                ),
+                ("defaults" | "connectors", _) => {
+                    node.entries(k, reader.errors);
+                }
                 _ => reader.errors.push(
                     k.as_str(),
                     node.line,
@@ -122,12 +120,7 @@ fn read_tenants(reader: &mut Reader<'_>, node: &Node, display: &str, out: &mut V
     };
     for (tenant, table) in tenants {
         let shown = format!("{display}.{tenant}");
-        let Raw::Table(entries) = &table.raw else {
-            reader.errors.push(
-                &shown,
-                table.line,
-                format!("expected a table, found {}", table.raw.type_name()),
-            );
+        let Some(entries) = table.entries(&shown, reader.errors) else {
             continue;
         };
         let mut layer = Layer::new();

@@ -40,6 +40,24 @@ pub(crate) struct Node {
     pub(crate) line: Option<usize>,
 }
 
+impl Node {
+    /// The entries of a table node; anything else is reported at `path` as
+    /// "expected a table, found ..." (the one wording of that problem).
+    pub(crate) fn entries(&self, path: &str, errors: &mut ValidationErrors) -> Option<&[(String, Node)]> {
+        match &self.raw {
+            Raw::Table(entries) => Some(entries),
+            other => {
+                errors.push(
+                    path,
+                    self.line,
+                    format!("expected a table, found {}", other.type_name()),
+                );
+                None
+            }
+        }
+    }
+}
+
 impl Raw {
     pub(crate) fn type_name(&self) -> &'static str {
         match self {

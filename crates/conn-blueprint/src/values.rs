@@ -330,13 +330,8 @@ impl Reader<'_> {
                     out.insert(spec.path, (value, node.line));
                 }
             } else if schema::is_section(&path) {
-                match &node.raw {
-                    Raw::Table(inner) => self.flatten(inner, &path, &shown, out),
-                    _ => self.errors.push(
-                        shown,
-                        node.line,
-                        format!("expected a table, found {}", node.raw.type_name()),
-                    ),
+                if let Some(inner) = node.entries(&shown, self.errors) {
+                    self.flatten(inner, &path, &shown, out);
                 }
             } else {
                 self.errors.push(shown, node.line, "unknown key");

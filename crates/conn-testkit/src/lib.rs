@@ -52,6 +52,7 @@
 mod body;
 pub mod fixture;
 mod mock;
+mod proxy;
 mod record;
 mod redis;
 mod reply;
@@ -60,6 +61,7 @@ mod tls;
 
 pub use body::ScriptedBody;
 pub use mock::{MockReply, MockTransport, ScriptedTransport, SentRequest};
+pub use proxy::{ProxiedRequest, TestProxy, TestProxyBuilder};
 pub use record::RecordedRequest;
 pub use redis::{RedisCluster, RedisServer, RedisServerBuilder, redis_available};
 pub use reply::Reply;

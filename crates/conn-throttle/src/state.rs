@@ -193,8 +193,11 @@ impl KeyState {
                 }
             }
         }
-        self.admit_in_fleet(now, give_up_at, deadline).await?;
+        // The fleet's answer is a reservation already charged in the shared
+        // store, so the line can move on while it travels: holding the queue
+        // across the round trip would admit one call per round trip per key.
         drop(queue);
+        self.admit_in_fleet(now, give_up_at, deadline).await?;
         let permit = match &self.in_flight {
             None => None,
             Some(slots) => {
@@ -225,20 +228,22 @@ impl KeyState {
     /// back (reject mode). With a fleet store, its answer is awaited (a
     /// Redis round trip, bounded by its time limit), never a wait for capacity.
     pub(crate) async fn admit_now(self: &Arc<Self>, now: Instant, deadline: Deadline) -> Result<Slot, Error> {
-        let _queue = self
+        let queue = self
             .queue
             .try_lock()
             .map_err(|_| rate_limited(Duration::ZERO, "other calls are waiting for this quota"))?;
         let mut passed = 0;
         self.try_rates(now, &mut passed)
             .map_err(|busy| rate_limited(busy.wait, busy.reason))?;
+        drop(queue);
         self.admit_in_fleet(now, Some(now), deadline).await?;
         self.take_slot_now()
     }
 
     /// The fleet's part of an admission: a slot reserved in the shared store
-    /// (waited for, inside the queue, so this process keeps its FIFO order),
-    /// or a refusal saying when capacity returns.
+    /// (asked for after the local line, so each call's place in the fleet is
+    /// the order its reservation reached the store), or a refusal saying when
+    /// capacity returns.
     async fn admit_in_fleet(
         &self,
         now: Instant,

@@ -9,8 +9,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::per_host::{CappedConnector, HostSlots};
+use crate::proxy::ProxyConnector;
 use crate::transport::{HyperTransport, Shared};
-use crate::{Compression, DEFAULT_BODY_LIMIT, MinThroughput, Redirects, Roots};
+use crate::{ClientIdentity, Compression, DEFAULT_BODY_LIMIT, MinThroughput, Proxy, Redirects, Roots};
 
 /// Which HTTP versions the transport speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -52,6 +53,8 @@ pub struct HyperTransportBuilder {
     min_throughput: Option<MinThroughput>,
     compression: Compression,
     max_connections_per_host: Option<usize>,
+    client_identity: Option<ClientIdentity>,
+    proxy: Option<Proxy>,
 }
 
 impl Default for HyperTransportBuilder {
@@ -67,6 +70,8 @@ impl Default for HyperTransportBuilder {
             min_throughput: None,
             compression: Compression::default(),
             max_connections_per_host: None,
+            client_identity: None,
+            proxy: None,
         }
     }
 }
@@ -139,6 +144,23 @@ impl HyperTransportBuilder {
         self
     }
 
+    /// The client certificate presented to servers that require one
+    /// (mutual TLS; default: none). A server that refuses it fails the
+    /// call with a `Connect` error saying so, not retried.
+    pub fn client_identity(mut self, identity: ClientIdentity) -> Self {
+        self.client_identity = Some(identity);
+        self
+    }
+
+    /// Egress through an HTTP proxy (default: none; the environment's
+    /// `HTTPS_PROXY` and friends only with [`Proxy::from_env`]). A proxy
+    /// that refuses the tunnel (407, 502...) fails the call with a
+    /// `Connect` error saying so.
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.proxy = Some(proxy);
+        self
+    }
+
     /// Builds the transport. Fails with a configuration error when the TLS
     /// setup is invalid (e.g. a custom root CA is not PEM).
     pub fn build(self) -> Result<HyperTransport, Error> {
@@ -150,11 +172,16 @@ impl HyperTransportBuilder {
                 "the minimum-throughput grace period must be greater than zero",
             ));
         }
-        let tls = self.roots.client_config()?;
+        let tls = self.roots.client_config(self.client_identity.as_ref())?;
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(self.connect_timeout));
+        let route = match &self.proxy {
+            Some(proxy) => Some(proxy.build()?),
+            None => None,
+        };
+        let http = ProxyConnector::new(http, route.clone());
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http();
@@ -180,6 +207,7 @@ impl HyperTransportBuilder {
             redirects: self.redirects,
             min_throughput: self.min_throughput,
             compression: self.compression,
+            proxy: route,
         })))
     }
 }

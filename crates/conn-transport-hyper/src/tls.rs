@@ -3,6 +3,8 @@
 use std::sync::Arc;
 
 use conn_core::Error;
+
+use crate::ClientIdentity;
 use rustls::RootCertStore;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
@@ -57,7 +59,12 @@ impl Roots {
         self
     }
 
-    pub(crate) fn client_config(&self) -> Result<rustls::ClientConfig, Error> {
+    /// The rustls configuration: these roots, and `identity` for servers
+    /// that ask for a client certificate.
+    pub(crate) fn client_config(
+        &self,
+        identity: Option<&ClientIdentity>,
+    ) -> Result<rustls::ClientConfig, Error> {
         let mut store = RootCertStore::empty();
         if self.webpki {
             store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
@@ -89,9 +96,17 @@ impl Roots {
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| Error::config("TLS setup failed").with_source(e))?
-            .with_root_certificates(store)
-            .with_no_client_auth();
-        Ok(config)
+            .with_root_certificates(store);
+        match identity {
+            None => Ok(config.with_no_client_auth()),
+            Some(identity) => {
+                let (chain, key) = identity.parts()?;
+                config.with_client_auth_cert(chain, key).map_err(|e| {
+                    Error::config("the client certificate and key do not form a usable identity")
+                        .with_source(e)
+                })
+            }
+        }
     }
 }
 

@@ -10,12 +10,12 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::time::Instant;
 
 use crate::body::{GuardedBody, read_limited, stream_limited};
 use crate::decode::ResponseBody;
 use crate::per_host::CappedConnector;
+use crate::proxy::{ProxyConnector, ProxyRoute};
 use crate::redirect::next_hop;
 use crate::{Compression, HyperTransportBuilder, MinThroughput, Redirects};
 
@@ -27,11 +27,12 @@ pub struct HyperTransport {
 }
 
 pub(crate) struct Shared {
-    pub(crate) client: Client<CappedConnector<HttpsConnector<HttpConnector>>, Full<Bytes>>,
+    pub(crate) client: Client<CappedConnector<HttpsConnector<ProxyConnector>>, Full<Bytes>>,
     pub(crate) body_limit: usize,
     pub(crate) redirects: Redirects,
     pub(crate) min_throughput: Option<MinThroughput>,
     pub(crate) compression: Compression,
+    pub(crate) proxy: Option<Arc<ProxyRoute>>,
 }
 
 impl HyperTransport {
@@ -143,18 +144,43 @@ impl Shared {
         let mut current = request;
         let mut hops = 0u8;
         loop {
+            // Proxy credentials go to a forwarding proxy only, never to an origin.
+            let forward_auth = self
+                .proxy
+                .as_ref()
+                .and_then(|route| route.forward_auth(current.uri()));
+            match forward_auth {
+                Some(value) => current
+                    .headers_mut()
+                    .insert(http::header::PROXY_AUTHORIZATION, value),
+                None => current.headers_mut().remove(http::header::PROXY_AUTHORIZATION),
+            };
             let authority = current
                 .uri()
                 .authority()
                 .map(|a| a.to_string())
                 .unwrap_or_default();
             let next = cross_origin.map(|_| current.clone());
+            let uri = current.uri().clone();
             let response = self
                 .client
                 .request(current.map(Full::new))
                 .await
                 .map_err(|e| crate::errors::request_error(e, &authority))?;
             let first_byte = Instant::now();
+            if response.status() == http::StatusCode::PROXY_AUTHENTICATION_REQUIRED
+                && self.proxy.as_ref().is_some_and(|route| route.forwards(&uri))
+            {
+                return Err(Error::new(
+                    ErrorKind::Connect,
+                    format!(
+                        "could not connect to {authority} through the proxy: the proxy requires \
+                         authentication (407): check the proxy credentials"
+                    ),
+                )
+                .transient(false)
+                .with_status(response.status()));
+            }
 
             if let (Some(previous), Some(policy), Some(original)) = (next, cross_origin, &original)
                 && let Some(hop) = next_hop(

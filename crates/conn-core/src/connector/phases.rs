@@ -113,7 +113,10 @@ impl Pipeline {
         if let Some(reason) = state.note_degraded(outgoing.degraded()) {
             telemetry.degraded(reason);
         }
-        let wire = self.wire_request(outgoing, path, &state.report.correlation_id)?;
+        #[cfg_attr(not(feature = "trace-context"), allow(unused_mut))]
+        let mut wire = self.wire_request(outgoing, path, &state.report.correlation_id)?;
+        #[cfg(feature = "trace-context")]
+        crate::telemetry::trace_context::inject(&mut wire);
         telemetry.request_body(wire.request.body());
         Ok(wire)
     }

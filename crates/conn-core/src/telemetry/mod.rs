@@ -13,6 +13,8 @@
 
 pub(crate) mod call;
 pub(crate) mod metrics;
+#[cfg(feature = "trace-context")]
+pub(crate) mod trace_context;
 
 /// Calls finished: labels `connector`, `status_class` (`2xx`... or `none`),
 /// `outcome` (`success` or an [`ErrorKind::label`]), and `endpoint` /
