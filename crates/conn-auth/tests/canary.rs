@@ -4,11 +4,11 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
+use common::log_capture::capture;
 use common::*;
 use conn_auth::{
     ApiKey, BasicAuth, ClientAuth, ClientCredentials, EncryptedFileStore, Fallback, MemoryStore,
@@ -17,7 +17,6 @@ use conn_auth::{
 use conn_core::{AuthStrategy, Connector, Context, Request};
 use conn_testkit::{MockReply, Reply, ScriptedTransport, TestServer};
 use secrecy::{ExposeSecret, SecretString};
-use tracing_subscriber::fmt::MakeWriter;
 
 const CLIENT_SECRET: &str = "CANARY-client-secret-5f1e9d";
 const REFRESH: &str = "CANARY-refresh-token-9a7c31";
@@ -26,50 +25,6 @@ const ACCESS: &str = "CANARY-access-token-3b2d88";
 const ACCESS_2: &str = "CANARY-access-token-second-aa41";
 const STATIC: &str = "CANARY-static-key-0c4a5e";
 const PASSWORD: &str = "CANARY-password-61f0c2";
-
-/// Everything the tracing subscriber wrote.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-struct CaptureWriter(Arc<Mutex<Vec<u8>>>);
-
-impl Write for CaptureWriter {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = CaptureWriter;
-
-    fn make_writer(&'a self) -> CaptureWriter {
-        CaptureWriter(self.0.clone())
-    }
-}
-
-/// One global subscriber for the whole test binary, so events from every
-/// thread and task (spawned refreshes, the test server) are captured.
-fn capture() -> &'static Capture {
-    static CAPTURE: OnceLock<Capture> = OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        let capture = Capture::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(capture.clone())
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("no other subscriber in this binary");
-        capture
-    })
-}
 
 fn canaries(key: Option<&StoreKey>) -> Vec<String> {
     let mut all: Vec<String> = [
@@ -306,7 +261,7 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
     );
 
     settle().await;
-    let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
+    let logs = capture.logs();
     // The capture works, and the access log names tenant and token id.
     assert!(logs.contains("token store access"), "{logs}");
     assert!(
@@ -369,7 +324,7 @@ async fn no_secret_reaches_logs_over_real_sockets() {
         .unwrap();
     let printed = format!("{response:?} {}", response.report());
     assert_eq!(server.hits("/oauth/token"), 2);
-    let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
+    let logs = capture.logs();
     assert_clean("the tracing output", &logs, None);
     assert_clean("Debug and Display output", &printed, None);
 }

@@ -4,10 +4,12 @@
 //! with every tracing event captured at TRACE and every strategy, request,
 //! error and URL Debug-printed; none may appear anywhere.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
+mod common;
+
+use common::log_capture::capture;
 use conn_auth::{
     AwsCredentials, ClientAssertionKey, ClientAuth, HmacAuth, HmacKey, HmacScheme, HmacVerifier,
     OAuth2Client, OidcClientCredentials, OidcDiscovery, PrivateKeyJwt, SigV4, SigningClock, TokenAuth,
@@ -16,7 +18,6 @@ use conn_auth::{
 use conn_core::{AuthStrategy, Connector, Context, Error, ErrorKind, Request};
 use conn_testkit::{MockReply, ScriptedTransport};
 use secrecy::{ExposeSecret, SecretString};
-use tracing_subscriber::fmt::MakeWriter;
 
 const AWS_SECRET: &str = "CANARY-aws-secret-key-6c1f0a";
 const SESSION: &str = "CANARY-aws-session-token-94be2d";
@@ -24,47 +25,6 @@ const REFRESHED_SECRET: &str = "CANARY-aws-refreshed-secret-1d77";
 const HMAC_SECRET: &str = "CANARY-hmac-key-52ad9e";
 const OIDC_SECRET: &str = "CANARY-oidc-client-secret-e03b";
 const RSA_PEM: &str = include_str!("data/keys/test-rsa-2048.pk8.pem");
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-struct CaptureWriter(Arc<Mutex<Vec<u8>>>);
-
-impl Write for CaptureWriter {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = CaptureWriter;
-
-    fn make_writer(&'a self) -> CaptureWriter {
-        CaptureWriter(self.0.clone())
-    }
-}
-
-fn capture() -> &'static Capture {
-    static CAPTURE: OnceLock<Capture> = OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        let capture = Capture::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(capture.clone())
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one subscriber per test binary");
-        capture
-    })
-}
 
 fn assert_clean(what: &str, text: &str) {
     let key_lines: Vec<&str> = RSA_PEM.lines().filter(|l| !l.starts_with("-----")).collect();
@@ -253,7 +213,7 @@ async fn no_signing_secret_reaches_logs_errors_or_debug_output() {
     for (i, text) in shown.iter().enumerate() {
         assert_clean(&format!("output {i}"), text);
     }
-    let logs = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
+    let logs = capture.logs();
     assert!(
         logs.contains("conn_auth::sigv4"),
         "the flows were logged (the check is not vacuous)"

@@ -2,6 +2,8 @@
 //! scripted API, connectors between them, and readers for what was sent.
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod log_capture;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
