@@ -22,25 +22,8 @@ use serde_json::Value;
 use crate::clients::Kind;
 use crate::gateway_report::{GatewayReport, PathRuns};
 use crate::nginx::Nginx;
-use crate::orchestrate::{callgrind_total, client_process, pinned, start_server};
+use crate::orchestrate::{Options, callgrind_total, client_process, pinned, start_server};
 use crate::report::median;
-
-/// What to run, from the command line.
-pub struct Options {
-    /// One short round (a smoke test).
-    pub quick: bool,
-    /// Instructions per request of the gateway process under callgrind.
-    pub instructions: bool,
-}
-
-impl Options {
-    pub fn parse(args: &[String]) -> Options {
-        Options {
-            quick: args.iter().any(|a| a == "--quick"),
-            instructions: args.iter().any(|a| a == "--instructions"),
-        }
-    }
-}
 
 /// The gateway process; closing its stdin stops it (a normal exit, so a
 /// callgrind run writes its counts), killed if it does not stop.

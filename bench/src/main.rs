@@ -32,7 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some("client") => load::client(&args[1..]),
         Some("gateway") => gateway_serve::serve(&args[1..]),
         _ if args.iter().any(|a| a == "--fleet") => fleet::run(args.iter().any(|a| a == "--quick")),
-        _ if args.iter().any(|a| a == "--gateway") => gateway::run(gateway::Options::parse(&args)),
+        _ if args.iter().any(|a| a == "--gateway") => gateway::run(orchestrate::Options::parse(&args)),
         None | Some("--quick" | "--instructions") => orchestrate::run(orchestrate::Options::parse(&args)),
         Some(other) => Err(format!("unknown role {other:?}: expected serve, client or nothing").into()),
     }

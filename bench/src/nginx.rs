@@ -80,15 +80,7 @@ impl Nginx {
         let conf = dir.join("nginx.conf");
         std::fs::write(&conf, config(&dir, port, upstream_port))
             .map_err(|e| format!("cannot write {}: {e}", conf.display()))?;
-        let mut command = if Path::new("/usr/bin/taskset").exists()
-            && std::thread::available_parallelism().map_or(1, |n| n.get()) > 1
-        {
-            let mut c = Command::new("/usr/bin/taskset");
-            c.args(["-c", core]).arg(&nginx);
-            c
-        } else {
-            Command::new(&nginx)
-        };
+        let mut command = crate::orchestrate::on_core(core, &nginx);
         // -e: the error log before the config is read (it defaults to /var/log).
         command
             .arg("-p")

@@ -12,9 +12,10 @@ use crate::report::{Instructions, OpenLoop, Report, median};
 
 /// What to run, from the command line.
 pub struct Options {
-    /// One short round of everything (a smoke test).
+    /// One short round (a smoke test).
     pub quick: bool,
-    /// Instructions per request under callgrind, per client.
+    /// Instructions per request under callgrind: per client, or of the
+    /// gateway process with `--gateway`.
     pub instructions: bool,
 }
 
@@ -41,17 +42,28 @@ impl Drop for ServerProcess {
 /// core; `prefix` runs the benchmark under another program (valgrind).
 pub(crate) fn pinned(core: &str, prefix: &[&str]) -> Command {
     let exe = std::env::current_exe().expect("the benchmark knows its own path");
-    let mut argv: Vec<String> = Vec::new();
+    match prefix.split_first() {
+        None => on_core(core, &exe),
+        Some((program, rest)) => {
+            let mut command = on_core(core, program);
+            command.args(rest).arg(&exe);
+            command
+        }
+    }
+}
+
+/// `program` under `taskset -c <core>` when taskset exists and there is more
+/// than one core to choose from; otherwise `program` as it is.
+pub(crate) fn on_core(core: &str, program: impl AsRef<std::ffi::OsStr>) -> Command {
     if Path::new("/usr/bin/taskset").exists()
         && std::thread::available_parallelism().map_or(1, |n| n.get()) > 1
     {
-        argv.extend(["/usr/bin/taskset".to_owned(), "-c".to_owned(), core.to_owned()]);
+        let mut command = Command::new("/usr/bin/taskset");
+        command.args(["-c", core]).arg(program);
+        command
+    } else {
+        Command::new(program)
     }
-    argv.extend(prefix.iter().map(|p| (*p).to_owned()));
-    argv.push(exe.display().to_string());
-    let mut command = Command::new(&argv[0]);
-    command.args(&argv[1..]);
-    command
 }
 
 pub(crate) fn start_server() -> Result<(ServerProcess, String), Box<dyn std::error::Error>> {
