@@ -11,14 +11,11 @@ use conn_retry::RetryBudget;
 use conn_throttle::Throttler;
 
 use crate::blueprint::Blueprint;
-use crate::components::{auth, breaker, new_throttle, normalizer, retry};
+use crate::components::{TransportFactory, auth, breaker, new_throttle, normalizer, retry};
 use crate::config::{BudgetConfig, ConnectorConfig, ThrottleConfig};
-use crate::fleet::{FleetConnection, FleetStores};
+use crate::fleet::connection::{FleetConnection, FleetStores};
 use crate::per_tenant::{RuntimeAuth, TenantAuth, TenantRetry, TenantThrottle};
 use crate::variant::{CountingAuth, CountingBreaker, Selector, SplitRetry, SplitThrottle};
-
-/// Makes the transport of one connector from its configuration.
-pub type TransportFactory = Arc<dyn Fn(&ConnectorConfig) -> Result<Arc<dyn Transport>, Error> + Send + Sync>;
 
 #[derive(Clone)]
 pub(crate) struct Slot {

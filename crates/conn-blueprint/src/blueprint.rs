@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::build::{Build, SecretRules};
 use crate::config::{BudgetConfig, ConnectorConfig, ThrottleConfig};
 use crate::errors::ValidationErrors;
-use crate::fleet::FleetSection;
+use crate::fleet::section::FleetSection;
 use crate::gateway::{self, GatewaySection};
 use crate::layers::{Effective, EnvOverrides, Override, effective_connector, effective_defaults};
 use crate::sections::{ConnectorSection, Sections};
@@ -96,14 +96,14 @@ impl Blueprint {
         }
         let fleet_present = sections.fleet.is_some();
         if let Some(node) = &sections.fleet {
-            blueprint.fleet = crate::fleet::read(node, secrets, &mut errors);
+            blueprint.fleet = crate::fleet::section::read(node, secrets, &mut errors);
         }
         for section in sections.connectors {
             let overrides = overrides.take(&section.name);
             blueprint.add_connector(section, &defaults, overrides, secrets, fleet_present, &mut errors);
         }
         check_shared(&blueprint.connectors, &mut errors);
-        crate::fleet::check_groups(&blueprint.connectors, &mut errors);
+        crate::fleet::section::check_groups(&blueprint.connectors, &mut errors);
         errors.into_result(blueprint)
     }
 
@@ -119,7 +119,7 @@ impl Blueprint {
     ) {
         let name = section.name;
         let effective = effective_connector(defaults, section.layer, overrides);
-        crate::fleet::check_use(&name, &effective, self.fleet.as_ref(), fleet_present, errors);
+        crate::fleet::section::check_use(&name, &effective, self.fleet.as_ref(), fleet_present, errors);
         let pagination = section
             .pagination
             .as_ref()

@@ -9,10 +9,11 @@ use secrecy::SecretString;
 
 use crate::config::{
     AdaptiveConfig, AuthConfig, BreakerConfig, BudgetConfig, ConnectorConfig, NormalizeConfig,
-    RedirectConfig, RetryConfig, Secret, SecretSource, ThrottleConfig, TlsConfig, VariantConfig,
+    RedirectConfig, RetryConfig, ThrottleConfig, TlsConfig, VariantConfig,
 };
 use crate::errors::ValidationErrors;
 use crate::layers::{Effective, Origin};
+use crate::secret::{Secret, SecretSource};
 use crate::values::{SecretRef, Value, format_duration};
 
 mod egress;
@@ -537,7 +538,7 @@ impl<'a> Build<'a> {
             redirects,
             tls,
             egress,
-            fleet: crate::fleet::FleetUse::read(self.effective),
+            fleet: crate::config::FleetUse::read(self.effective),
             pagination: BTreeMap::new(),
             chaos,
         })

@@ -108,6 +108,9 @@ pub(crate) fn auth(
     })
 }
 
+/// Makes the transport of one connector from its configuration.
+pub type TransportFactory = Arc<dyn Fn(&ConnectorConfig) -> Result<Arc<dyn Transport>, Error> + Send + Sync>;
+
 /// A throttle; `quota`, when given, is the fleet's rate store and the
 /// namespace its limits count under.
 pub(crate) fn new_throttle(

@@ -1,67 +1,12 @@
 //! The effective, validated configuration of one connector.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
-
-/// Where a secret was read from (what `Debug` and `explain()` show).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SecretSource {
-    /// An environment variable.
-    Env(String),
-    /// A file.
-    File(PathBuf),
-    /// Written in the blueprint (needs `allow_inline_secrets = true`).
-    Inline,
-}
-
-impl fmt::Display for SecretSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SecretSource::Env(name) => write!(f, "<env {name}>"),
-            SecretSource::File(path) => write!(f, "<file {}>", path.display()),
-            SecretSource::Inline => f.write_str("<inline secret>"),
-        }
-    }
-}
-
-/// A resolved secret: its value (never shown) and where it came from.
-#[derive(Clone)]
-pub struct Secret {
-    source: SecretSource,
-    value: SecretString,
-}
-
-impl Secret {
-    pub(crate) fn new(source: SecretSource, value: SecretString) -> Secret {
-        Secret { source, value }
-    }
-
-    /// Where it came from.
-    pub fn source(&self) -> &SecretSource {
-        &self.source
-    }
-
-    /// The value, as a `SecretString`.
-    pub fn value(&self) -> &SecretString {
-        &self.value
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.source)
-    }
-}
-
-impl PartialEq for Secret {
-    fn eq(&self, other: &Secret) -> bool {
-        self.source == other.source && same_secret(&self.value, &other.value)
-    }
-}
+use crate::layers::Effective;
+use crate::secret::Secret;
+use crate::values::{LimitSpec, Value};
 
 /// The auth strategy of a connector.
 #[derive(Clone, Debug, PartialEq)]
@@ -152,17 +97,6 @@ pub struct RetryConfig {
     pub budget: BudgetConfig,
     /// Shared budget group.
     pub shared_budget: Option<String>,
-}
-
-/// One rate limit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LimitSpec {
-    /// Requests per period.
-    pub count: u32,
-    /// The period, in seconds.
-    pub per_seconds: u32,
-    /// Requests allowed back to back.
-    pub burst: u32,
 }
 
 /// Throttle settings.
@@ -329,7 +263,7 @@ pub struct ConnectorConfig {
     /// Proxy, client certificate, compression, connections per host.
     pub egress: crate::egress::EgressConfig,
     /// Which of its state lives in the fleet's Redis (`fleet.*`, with a `[fleet]` section).
-    pub fleet: crate::fleet::FleetUse,
+    pub fleet: FleetUse,
     /// Named paginations (`[connectors.<name>.pagination.<walk>]`).
     pub pagination: BTreeMap<String, crate::pagination::PaginationConfig>,
     /// Fault injection for a game day (`[connectors.<name>.chaos]`), if enabled.
@@ -348,7 +282,31 @@ impl ConnectorConfig {
     }
 }
 
-/// Compares two secrets by value (used to keep auth state across reloads).
-pub(crate) fn same_secret(a: &SecretString, b: &SecretString) -> bool {
-    a.expose_secret() == b.expose_secret()
+/// Which of a connector's state lives in the fleet's Redis
+/// (`connectors.<name>.fleet`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FleetUse {
+    /// Its rate limits (its own, its shared group's and its tenants') count in Redis.
+    pub throttle: bool,
+    /// Its OAuth2 access tokens are fetched once for the fleet and shared.
+    pub tokens: bool,
+    /// Operator overrides of its breaker (and, with `announce_opens`, opened circuits) reach every replica.
+    pub breaker: bool,
+}
+
+impl FleetUse {
+    /// Whether any of its state is shared.
+    pub fn any(&self) -> bool {
+        self.throttle || self.tokens || self.breaker
+    }
+
+    pub(crate) fn read(effective: &Effective) -> FleetUse {
+        let on = |k: &str| matches!(effective.get(k), Some((Value::Bool(true), _)));
+        FleetUse {
+            throttle: on("fleet.throttle"),
+            tokens: on("fleet.tokens"),
+            breaker: on("fleet.breaker"),
+        }
+    }
 }

@@ -14,7 +14,7 @@ use conn_core::Error;
 use conn_transport_hyper::{ClientIdentity, Compression, HyperTransportBuilder, Proxy};
 use secrecy::ExposeSecret;
 
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// A connector's egress settings.
 #[derive(Clone, Debug, PartialEq)]

@@ -96,7 +96,7 @@ impl EnvOverrides {
             };
             let path = parts[2..].join(".").to_ascii_lowercase();
             let spec = if gateway {
-                crate::gateway::env_key(&path)
+                crate::schema::env_key(&path)
             } else {
                 schema::spec(&path)
             };
@@ -104,7 +104,7 @@ impl EnvOverrides {
                 let known = if gateway {
                     format!(
                         " (the [gateway] keys settable from the environment: {})",
-                        crate::gateway::ENV_KEYS.join(", ")
+                        crate::schema::ENV_KEYS.join(", ")
                     )
                 } else {
                     String::new()

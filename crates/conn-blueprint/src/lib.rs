@@ -53,6 +53,7 @@ mod pagination;
 mod per_tenant;
 mod registry;
 pub mod schema;
+mod secret;
 mod sections;
 mod signing_auth;
 mod tenants;
@@ -61,19 +62,22 @@ mod values;
 mod variant;
 mod workflow;
 
-pub use assembly::TransportFactory;
 pub use blueprint::Blueprint;
 pub use chaos::ChaosConfig;
+pub use components::TransportFactory;
 pub use config::{
-    AdaptiveConfig, AuthConfig, BreakerConfig, BudgetConfig, ConnectorConfig, LimitSpec, NormalizeConfig,
-    RedirectConfig, RetryConfig, Secret, SecretSource, ThrottleConfig, TlsConfig, VariantConfig,
+    AdaptiveConfig, AuthConfig, BreakerConfig, BudgetConfig, ConnectorConfig, FleetUse, NormalizeConfig,
+    RedirectConfig, RetryConfig, ThrottleConfig, TlsConfig, VariantConfig,
 };
 pub use errors::{ValidationError, ValidationErrors};
-pub use fleet::{FLEET_KEYS, FleetConnection, FleetSection, FleetUse};
-pub use gateway::{CallerSection, GATEWAY_KEYS, GatewaySection, WorkflowSection, WorkflowStep};
+pub use fleet::{FleetConnection, FleetSection};
+pub use gateway::{CallerSection, GatewaySection, WorkflowSection, WorkflowStep};
 pub use layers::env_name;
-pub use pagination::{PAGINATION_KEYS, Pagination, PaginationConfig, PaginationKind};
+pub use pagination::{Pagination, PaginationConfig, PaginationKind};
 pub use registry::Registry;
+pub use schema::{FLEET_KEYS, GATEWAY_KEYS, PAGINATION_KEYS};
+pub use secret::{Secret, SecretSource};
 pub use signing_auth::SigningAuth;
+pub use values::LimitSpec;
 pub use variant::{Selector, VARIANT_CALLS_TOTAL, VARIANT_DECISIONS_TOTAL};
 pub use workflow::{Earlier, StepError, StepOutcome, Workflow, WorkflowReport};

@@ -30,134 +30,9 @@ use conn_core::{Connector, Context, Error, Request};
 use conn_paginate::{Cursor, NextUrl, Offset, PageNumber, PageView, Pages, PaginateExt, Paginator, Position};
 
 use crate::errors::ValidationErrors;
-use crate::registry::Registry;
-use crate::schema::{KeySpec, Kind};
+use crate::schema::{PAGINATION_KEYS, PAGINATION_KINDS};
 use crate::tree::{Node, Raw};
 use crate::values::{Reader, Value};
-
-const fn key(path: &'static str, kind: Kind, default: Option<&'static str>, doc: &'static str) -> KeySpec {
-    KeySpec {
-        path,
-        kind,
-        default,
-        doc,
-    }
-}
-
-const KINDS: &[&str] = &["cursor", "next_url", "offset", "page_number"];
-
-/// Every key of a `[connectors.<name>.pagination.<walk>]` table, in
-/// documentation order (paths relative to that table).
-pub const PAGINATION_KEYS: &[KeySpec] = &[
-    key(
-        "kind",
-        Kind::Enum(KINDS),
-        None,
-        "How the next page is found: cursor, next_url, offset or page_number. Required.",
-    ),
-    key(
-        "items",
-        Kind::Str,
-        Some("\"\""),
-        "JSON pointer to a page's items (\"\": the body is the array); absent or null is an empty page.",
-    ),
-    key(
-        "next",
-        Kind::Str,
-        None,
-        "cursor: JSON pointer to the next token in the body (or set next_header); next_url: JSON pointer to the next link (unset: the Link header's rel=\"next\").",
-    ),
-    key(
-        "next_header",
-        Kind::Str,
-        None,
-        "cursor: response header holding the next token, instead of next.",
-    ),
-    key(
-        "cursor_param",
-        Kind::Str,
-        Some("\"cursor\""),
-        "cursor: query parameter the token is sent as.",
-    ),
-    key(
-        "cursor_header",
-        Kind::Str,
-        None,
-        "cursor: request header the token is sent as, instead of cursor_param.",
-    ),
-    key(
-        "cursor_field",
-        Kind::Str,
-        None,
-        "cursor: top-level field of the JSON request body the token is sent as (POST searches), instead of cursor_param.",
-    ),
-    key(
-        "page_size",
-        Kind::Int { min: 1 },
-        None,
-        "Items asked per page, sent as page_size_param (next_url: on the first request only). Required by offset.",
-    ),
-    key(
-        "page_size_param",
-        Kind::Str,
-        Some("\"limit\""),
-        "Query parameter carrying page_size.",
-    ),
-    key(
-        "offset_param",
-        Kind::Str,
-        Some("\"offset\""),
-        "offset: query parameter carrying the offset.",
-    ),
-    key(
-        "page_param",
-        Kind::Str,
-        Some("\"page\""),
-        "page_number: query parameter carrying the page number.",
-    ),
-    key(
-        "start",
-        Kind::Int { min: 0 },
-        None,
-        "offset: the first offset (default 0); page_number: the first page's number (default 1; 0 for zero-based APIs).",
-    ),
-    key(
-        "total",
-        Kind::Str,
-        None,
-        "offset, page_number: JSON pointer to the total item count; the walk ends there.",
-    ),
-    key(
-        "total_pages",
-        Kind::Str,
-        None,
-        "page_number: JSON pointer to the total page count; the walk ends there.",
-    ),
-    key(
-        "stop_on_short_page",
-        Kind::Bool,
-        Some("true"),
-        "offset, page_number: a page with fewer items than page_size is the last (false for APIs that cap the page size silently).",
-    ),
-    key(
-        "max_pages",
-        Kind::Int { min: 1 },
-        None,
-        "Stop after this many pages in one run (unset: no limit).",
-    ),
-    key(
-        "max_items",
-        Kind::Int { min: 1 },
-        None,
-        "Request no further page once this many items came in one run (pages stay whole; unset: no limit).",
-    ),
-    key(
-        "prefetch",
-        Kind::Bool,
-        Some("false"),
-        "Fetch the next page while the current one is processed (one ahead).",
-    ),
-];
 
 /// Which keys each kind uses, besides the ones every kind has.
 fn used_by(kind: PaginationKind) -> &'static [&'static str] {
@@ -412,7 +287,7 @@ fn read_one(table: &Node, prefix: &str, errors: &mut ValidationErrors) -> Option
                 reader.errors.push(
                     format!("{prefix}.kind"),
                     table.line,
-                    format!("missing (one of {})", KINDS.join(", ")),
+                    format!("missing (one of {})", PAGINATION_KINDS.join(", ")),
                 );
             }
             return None;
@@ -423,7 +298,7 @@ fn read_one(table: &Node, prefix: &str, errors: &mut ValidationErrors) -> Option
         values: &values,
         errors: reader.errors,
     };
-    let kind_name = KINDS[match kind {
+    let kind_name = PAGINATION_KINDS[match kind {
         PaginationKind::Cursor => 0,
         PaginationKind::NextUrl => 1,
         PaginationKind::Offset => 2,
@@ -639,17 +514,5 @@ impl Paginator for Pagination {
 
     fn next(&self, page: &PageView<'_>) -> Result<Option<Position>, Error> {
         self.paginator.next(page)
-    }
-}
-
-impl Registry {
-    /// The pagination named `name` of `connector`
-    /// (`[connectors.<connector>.pagination.<name>]`), if the blueprint has it.
-    pub fn pagination(&self, connector: &str, name: &str) -> Option<Pagination> {
-        self.current()
-            .slots
-            .get(connector)
-            .and_then(|slot| slot.config.pagination.get(name).cloned())
-            .map(Pagination::new)
     }
 }

@@ -8,11 +8,13 @@ use conn_core::{AuthStrategy, Connector, CredentialStatus, Error, Transport};
 use conn_retry::RetryBudget;
 use conn_throttle::Throttler;
 
-use crate::assembly::{State, TransportFactory, assemble};
+use crate::assembly::{State, assemble};
 use crate::blueprint::Blueprint;
+use crate::components::TransportFactory;
 use crate::components::hyper_transport;
 use crate::config::ConnectorConfig;
-use crate::fleet::FleetConnection;
+use crate::fleet::connection::FleetConnection;
+use crate::pagination::Pagination;
 use crate::per_tenant::RuntimeAuth;
 use crate::variant::Selector;
 
@@ -59,7 +61,7 @@ impl Registry {
     /// [`from_blueprint_with_fleet`](Self::from_blueprint_with_fleet).
     pub fn with_factory(blueprint: &Blueprint, factory: TransportFactory) -> Result<Registry, Error> {
         if blueprint.fleet().is_some() {
-            return Err(crate::fleet::needs_connect());
+            return Err(crate::fleet::connection::needs_connect());
         }
         Registry::build(blueprint, factory, None)
     }
@@ -194,7 +196,7 @@ impl Registry {
     /// changes its connection settings, or adds one, is refused). On error
     /// nothing changes.
     pub fn reload(&self, blueprint: &Blueprint) -> Result<(), Error> {
-        crate::fleet::check_reload(self.fleet.as_ref(), blueprint)?;
+        crate::fleet::connection::check_reload(self.fleet.as_ref(), blueprint)?;
         let old = self.current();
         let new = assemble(
             blueprint,
@@ -206,5 +208,15 @@ impl Registry {
         let mut guard = self.state.write().unwrap_or_else(|e| e.into_inner());
         *guard = Arc::new(new);
         Ok(())
+    }
+
+    /// The pagination named `name` of `connector`
+    /// (`[connectors.<connector>.pagination.<name>]`), if the blueprint has it.
+    pub fn pagination(&self, connector: &str, name: &str) -> Option<Pagination> {
+        self.current()
+            .slots
+            .get(connector)
+            .and_then(|slot| slot.config.pagination.get(name).cloned())
+            .map(Pagination::new)
     }
 }

@@ -15,7 +15,7 @@ use conn_core::{AuthStrategy, Error, Transport};
 use http::HeaderName;
 use secrecy::ExposeSecret;
 
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// The auth types this module configures.
 pub(crate) const SIGNING_TYPES: [&str; 4] =

@@ -7,10 +7,20 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::config::LimitSpec;
 use crate::errors::ValidationErrors;
 use crate::schema::{self, Kind};
 use crate::tree::{Node, Raw, to_toml};
+
+/// One rate limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LimitSpec {
+    /// Requests per period.
+    pub count: u32,
+    /// The period, in seconds.
+    pub per_seconds: u32,
+    /// Requests allowed back to back.
+    pub burst: u32,
+}
 
 /// Values read from one table: schema path -> (value, line).
 pub(crate) type Layer = BTreeMap<&'static str, (Value, Option<usize>)>;
@@ -323,7 +333,7 @@ impl Reader<'_> {
             };
             let shown = format!("{display}.{k}");
             // `fleet = true` is short for every `fleet.*` key.
-            let expanded = crate::fleet::shorthand(&path, node);
+            let expanded = fleet_shorthand(&path, node);
             let node = expanded.as_ref().unwrap_or(node);
             if let Some(spec) = schema::spec(&path) {
                 if let Some(value) = self.read(spec.kind, node, &shown) {
@@ -337,5 +347,31 @@ impl Reader<'_> {
                 self.errors.push(shown, node.line, "unknown key");
             }
         }
+    }
+}
+
+/// `fleet = true` / `fleet = false` under a connector (or `[defaults]`):
+/// the table that turns every part on or off, at the same line.
+fn fleet_shorthand(path: &str, node: &Node) -> Option<Node> {
+    match (path, &node.raw) {
+        ("fleet", Raw::Bool(on)) => Some(Node {
+            raw: Raw::Table(
+                schema::FLEET_USE_KEYS
+                    .iter()
+                    .map(|k| {
+                        let part = k.trim_start_matches("fleet.").to_owned();
+                        (
+                            part,
+                            Node {
+                                raw: Raw::Bool(*on),
+                                line: node.line,
+                            },
+                        )
+                    })
+                    .collect(),
+            ),
+            line: node.line,
+        }),
+        _ => None,
     }
 }

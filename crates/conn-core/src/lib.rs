@@ -60,7 +60,7 @@ pub use call::{AttemptOutcome, CallInfo};
 pub use connector::builder::{
     ConnectorBuilder, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CORRELATION_HEADER, DEFAULT_TOTAL_TIMEOUT,
 };
-pub use connector::hedge::Hedging;
+pub use connector::hedging::Hedging;
 pub use connector::{Connector, StreamingResponse};
 pub use context::Context;
 pub use credential_status::CredentialStatus;

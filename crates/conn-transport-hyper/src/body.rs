@@ -1,14 +1,13 @@
-//! Reading a response body under a size limit and a minimum throughput.
+//! The wire guard: a response body's frames under a size limit and a minimum throughput.
 
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use conn_core::{BodyStream, Error, ErrorKind, TimeoutKind};
+use bytes::Bytes;
+use conn_core::{Error, ErrorKind, TimeoutKind};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tokio::time::Instant;
 
-use crate::decode::ResponseBody;
 use crate::errors::body_error;
 
 /// A floor under the body download rate, to catch stalled bodies that would
@@ -144,40 +143,6 @@ impl GuardedBody {
             return Some(Ok(data));
         }
     }
-}
-
-/// Reads the whole body (decoded, when it is), failing past the limit
-/// without reading further; `declared` only sizes the buffer.
-pub(crate) async fn read_limited(mut body: ResponseBody, declared: Option<u64>) -> Result<Bytes, Error> {
-    let mut first: Option<Bytes> = None;
-    let mut rest = BytesMut::new();
-    while let Some(data) = body.next().await {
-        let data = data?;
-        // One-frame bodies (the common case) are returned without a copy.
-        match &first {
-            None if rest.is_empty() => first = Some(data),
-            _ => {
-                if let Some(first) = first.take() {
-                    let hint = declared.and_then(|d| usize::try_from(d).ok());
-                    rest.reserve(hint.unwrap_or(first.len() + data.len()));
-                    rest.extend_from_slice(&first);
-                }
-                rest.extend_from_slice(&data);
-            }
-        }
-    }
-    Ok(match first {
-        Some(only) => only,
-        None => rest.freeze(),
-    })
-}
-
-/// The body as a stream of chunks under the same guard: nothing is
-/// buffered, so memory is bounded by the frame size (or the decoder's buffer).
-pub(crate) fn stream_limited(body: ResponseBody) -> BodyStream {
-    BodyStream::new(futures_util::stream::unfold(body, |mut body| async move {
-        body.next().await.map(|chunk| (chunk, body))
-    }))
 }
 
 pub(crate) fn too_large(message: String) -> Error {

@@ -49,6 +49,7 @@ mod errors;
 mod identity;
 mod per_host;
 mod proxy;
+mod read;
 mod redirect;
 mod tls;
 mod transport;

@@ -12,10 +12,11 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use tokio::time::Instant;
 
-use crate::body::{GuardedBody, read_limited, stream_limited};
+use crate::body::GuardedBody;
 use crate::decode::ResponseBody;
 use crate::per_host::CappedConnector;
 use crate::proxy::{ProxyConnector, ProxyRoute};
+use crate::read::{read_limited, stream_limited};
 use crate::redirect::next_hop;
 use crate::{Compression, HyperTransportBuilder, MinThroughput, Redirects};
 

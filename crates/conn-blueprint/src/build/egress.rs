@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 
 use super::{Build, resolve_secret};
-use crate::config::Secret;
 use crate::egress::{EgressConfig, IdentityConfig, ProxyConfig};
+use crate::secret::Secret;
 use crate::values::Value;
 
 impl Build<'_> {

@@ -3,8 +3,9 @@
 //! a child of `build` so it reads keys the same way every other table does.
 
 use super::Build;
-use crate::config::{AuthConfig, Secret};
+use crate::config::AuthConfig;
 use crate::layers::Origin;
+use crate::secret::Secret;
 use crate::signing_auth::{SIGNING_TYPES, SigningAuth, hmac_scheme, signed_part};
 use crate::values::Value;
 

@@ -7,7 +7,7 @@ use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue};
 
 use super::Connector;
-use super::hedge::Hedging;
+use super::hedging::Hedging;
 use super::pipeline::Pipeline;
 use crate::{
     AuthStrategy, BaseUrl, Breaker, Error, HintParser, JsonPassThrough, NoAuth, NoBreaker, NoRetry,

@@ -2,12 +2,15 @@
 //!
 //! The modules form one chain: `builder` assembles a [`Pipeline`]
 //! (`pipeline`); `run` is the attempt loop over the phases of `phases`;
-//! `state` is what one call carries between attempts. Telemetry is chosen
+//! `state` is what one call carries between attempts; `hedging` holds the
+//! hedging settings the pipeline keeps, `hedge` the race that `transmit`
+//! becomes with them. Telemetry is chosen
 //! here, once per call, and wraps the loop from outside.
 
 pub(crate) mod builder;
 mod exchange;
-pub(crate) mod hedge;
+mod hedge;
+pub(crate) mod hedging;
 mod phases;
 mod pipeline;
 mod run;

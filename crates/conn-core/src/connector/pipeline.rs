@@ -31,7 +31,7 @@ pub(crate) struct Pipeline {
     pub(crate) breaker: Arc<dyn Breaker>,
     pub(crate) normalizer: Arc<dyn Normalizer>,
     /// When a slow read is raced by a second attempt (off by default).
-    pub(crate) hedging: Option<super::hedge::Hedging>,
+    pub(crate) hedging: Option<super::hedging::Hedging>,
 }
 
 impl Pipeline {
