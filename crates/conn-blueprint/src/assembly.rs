@@ -11,7 +11,7 @@ use conn_retry::RetryBudget;
 use conn_throttle::Throttler;
 
 use crate::blueprint::Blueprint;
-use crate::components::{TransportFactory, auth, breaker, new_throttle, normalizer, retry};
+use crate::components::{self, TransportFactory, auth, breaker, new_throttle, normalizer, retry};
 use crate::config::{BudgetConfig, ConnectorConfig, ThrottleConfig};
 use crate::fleet::connection::{FleetConnection, FleetStores};
 use crate::per_tenant::{RuntimeAuth, TenantAuth, TenantRetry, TenantThrottle};
@@ -226,6 +226,9 @@ pub(crate) fn assemble(
             .normalizer(Arc::new(normalizer(config)?));
         for (header, value) in &config.headers {
             builder = builder.default_header(header.as_str(), value.as_str());
+        }
+        if let Some(hedging) = &config.hedging {
+            builder = builder.hedging(components::hedging(hedging));
         }
         if let Some(split) = split_throttle {
             builder = builder.throttle(split);

@@ -8,7 +8,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use crate::config::{
-    AdaptiveConfig, AuthConfig, BreakerConfig, BudgetConfig, ConnectorConfig, NormalizeConfig,
+    AdaptiveConfig, AuthConfig, BreakerConfig, BudgetConfig, ConnectorConfig, HedgingConfig, NormalizeConfig,
     RedirectConfig, RetryConfig, ThrottleConfig, TlsConfig, VariantConfig,
 };
 use crate::errors::ValidationErrors;
@@ -131,6 +131,32 @@ impl<'a> Build<'a> {
             Some(Value::Duration(d)) => *d,
             _ => Duration::ZERO,
         }
+    }
+
+    /// `hedging.*`: off unless `hedging.after` is set.
+    fn hedging(&mut self) -> Option<HedgingConfig> {
+        let percentile = self
+            .get("hedging.percentile")
+            .map(|_| self.float("hedging.percentile"));
+        if self.get("hedging.after").is_none() {
+            if percentile.is_some() {
+                self.error(
+                    "hedging.percentile",
+                    "needs hedging.after, the delay until 20 latencies are known",
+                );
+            }
+            return None;
+        }
+        if let Some(q) = percentile
+            && !(q > 0.0 && q < 1.0)
+        {
+            self.error("hedging.percentile", "must be between 0 and 1 (0.95 = p95)");
+        }
+        Some(HedgingConfig {
+            after: self.duration("hedging.after"),
+            percentile,
+            min_delay: self.duration("hedging.min_delay"),
+        })
     }
 
     fn list(&self, key: &str) -> Vec<String> {
@@ -509,6 +535,7 @@ impl<'a> Build<'a> {
         }
 
         let egress = self.egress();
+        let hedging = self.hedging();
         let chaos = crate::chaos::ChaosConfig::read(self.effective);
         if let Some(problem) = chaos.as_ref().and_then(|c| c.problem()) {
             self.error("chaos", problem);
@@ -538,6 +565,7 @@ impl<'a> Build<'a> {
             redirects,
             tls,
             egress,
+            hedging,
             fleet: crate::config::FleetUse::read(self.effective),
             pagination: BTreeMap::new(),
             chaos,

@@ -6,14 +6,14 @@ use std::sync::Arc;
 use conn_auth::{ApiKey, BasicAuth, ClientAuth, ClientCredentials, OAuth2Client, StaticBearer, TokenAuth};
 use conn_breaker::{CircuitBreaker, Window};
 use conn_core::store::{BreakerSignal, RateStore, SharedTokens};
-use conn_core::{AuthStrategy, Error, Format, NoAuth, Transport};
+use conn_core::{AuthStrategy, Error, Format, Hedging, NoAuth, Transport};
 use conn_normalize::{Detection, Normalize};
 use conn_retry::{Backoff, Jitter, Retry, RetryBudget};
 use conn_throttle::{Limit, Mode, Throttler};
 use conn_transport_hyper::{CrossOrigin, HyperTransport, Redirects, Roots};
 use secrecy::ExposeSecret;
 
-use crate::config::{AuthConfig, BreakerConfig, ConnectorConfig, RetryConfig, ThrottleConfig};
+use crate::config::{AuthConfig, BreakerConfig, ConnectorConfig, HedgingConfig, RetryConfig, ThrottleConfig};
 
 pub(crate) fn hyper_transport(config: &ConnectorConfig) -> Result<Arc<dyn Transport>, Error> {
     let mut roots = match config.tls.roots.as_str() {
@@ -178,6 +178,16 @@ pub(crate) fn retry(config: &RetryConfig, budget: Option<Arc<RetryBudget>>) -> R
         builder = builder.budget(budget);
     }
     builder.build()
+}
+
+/// The hedging settings (each connector gets its own: a percentile delay
+/// learns from that connector's latencies only).
+pub(crate) fn hedging(config: &HedgingConfig) -> Hedging {
+    let hedging = match config.percentile {
+        Some(quantile) => Hedging::at_percentile(quantile, config.after),
+        None => Hedging::after(config.after),
+    };
+    hedging.min_delay(config.min_delay)
 }
 
 pub(crate) fn breaker(

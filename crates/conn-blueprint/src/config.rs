@@ -216,6 +216,18 @@ pub struct TlsConfig {
     pub ca_pem: Option<Vec<u8>>,
 }
 
+/// Hedged reads (`hedging.*`): when a second attempt may race a slow first
+/// one (see `conn_core::Hedging`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HedgingConfig {
+    /// The fixed delay, or with `percentile` the delay until enough latencies are known.
+    pub after: Duration,
+    /// Hedge after this quantile of recent latencies instead.
+    pub percentile: Option<f64>,
+    /// The smallest delay.
+    pub min_delay: Duration,
+}
+
 /// Everything needed to build one connector.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConnectorConfig {
@@ -260,6 +272,8 @@ pub struct ConnectorConfig {
     pub redirects: RedirectConfig,
     /// TLS.
     pub tls: TlsConfig,
+    /// Hedged reads, if `hedging.after` is set.
+    pub hedging: Option<HedgingConfig>,
     /// Proxy, client certificate, compression, connections per host.
     pub egress: crate::egress::EgressConfig,
     /// Which of its state lives in the fleet's Redis (`fleet.*`, with a `[fleet]` section).

@@ -66,8 +66,8 @@ pub use blueprint::Blueprint;
 pub use chaos::ChaosConfig;
 pub use components::TransportFactory;
 pub use config::{
-    AdaptiveConfig, AuthConfig, BreakerConfig, BudgetConfig, ConnectorConfig, FleetUse, NormalizeConfig,
-    RedirectConfig, RetryConfig, ThrottleConfig, TlsConfig, VariantConfig,
+    AdaptiveConfig, AuthConfig, BreakerConfig, BudgetConfig, ConnectorConfig, FleetUse, HedgingConfig,
+    NormalizeConfig, RedirectConfig, RetryConfig, ThrottleConfig, TlsConfig, VariantConfig,
 };
 pub use errors::{ValidationError, ValidationErrors};
 pub use fleet::{FleetConnection, FleetSection};

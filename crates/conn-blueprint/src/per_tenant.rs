@@ -157,4 +157,12 @@ impl RetryPolicy for TenantRetry {
             None => self.default.decide(call, outcome),
         }
     }
+
+    // A hedge spends the budget of the policy that would decide its retries.
+    fn allow_hedge(&self, call: &CallInfo<'_>) -> bool {
+        match call.context.tenant_id().and_then(|t| self.tenants.get(t)) {
+            Some(policy) => policy.allow_hedge(call),
+            None => self.default.allow_hedge(call),
+        }
+    }
 }

@@ -123,6 +123,15 @@ impl RetryPolicy for SplitRetry {
         }
         decision
     }
+
+    // A hedge spends the budget of the policy that would decide its retries.
+    fn allow_hedge(&self, call: &CallInfo<'_>) -> bool {
+        if self.selector.pick(call, false) {
+            self.variant.allow_hedge(call)
+        } else {
+            self.base.allow_hedge(call)
+        }
+    }
 }
 
 /// Retry decisions per variant: labels `connector`, `variant`, `decision`.

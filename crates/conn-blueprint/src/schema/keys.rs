@@ -537,6 +537,24 @@ pub const KEYS: &[KeySpec] = &[
         "Most sockets open to one origin, idle ones included (default: no cap); a burst waits for one.",
     ),
     key(
+        "hedging.after",
+        Kind::Duration,
+        None,
+        "Hedge reads (GET, HEAD, OPTIONS, idempotent) that have not answered after this long: a second attempt races the first, the first good answer wins. Granted like a retry (a retry-budget token each). Unset: no hedging.",
+    ),
+    key(
+        "hedging.percentile",
+        Kind::Float,
+        None,
+        "Hedge after this quantile (0.95 = p95) of the connector's last 256 attempt latencies instead of a fixed delay; hedging.after is the delay until 20 are known.",
+    ),
+    key(
+        "hedging.min_delay",
+        Kind::Duration,
+        Some("\"0s\""),
+        "Never hedge sooner than this, so a fast API's percentile cannot turn every call into two.",
+    ),
+    key(
         "fleet.throttle",
         Kind::Bool,
         Some("false"),

@@ -116,7 +116,7 @@ impl Pipeline {
         #[cfg_attr(not(feature = "trace-context"), allow(unused_mut))]
         let mut wire = self.wire_request(outgoing, path, &state.report.correlation_id)?;
         #[cfg(feature = "trace-context")]
-        crate::telemetry::trace_context::inject(&mut wire);
+        crate::telemetry::trace_context::inject(&mut wire, self.telemetry.trace_context_across_origins);
         telemetry.request_body(wire.request.body());
         Ok(wire)
     }

@@ -72,6 +72,14 @@ pub struct Telemetry {
     pub endpoint_label: bool,
     /// The tenant id as a metric label (default: off: unbounded cardinality).
     pub tenant_label: bool,
+    /// With the `trace-context` feature: whether `traceparent` / `tracestate`
+    /// follow a redirect to another origin (default: off). Off, they are
+    /// marked like credentials, so a transport that strips credentials on a
+    /// cross-origin hop (the hyper transport does) strips them too: a trace
+    /// id names the caller's internal spans, which a third party need not
+    /// see. On, for a vendor that redirects to its own CDN or regional host
+    /// and joins traces across them.
+    pub trace_context_across_origins: bool,
 }
 
 impl Default for Telemetry {
@@ -81,6 +89,7 @@ impl Default for Telemetry {
             trace_bodies: false,
             endpoint_label: false,
             tenant_label: false,
+            trace_context_across_origins: false,
         }
     }
 }
