@@ -25,6 +25,7 @@ use std::borrow::Cow;
 
 use conn_core::Format;
 use roxmltree::{Document, Node, ParsingOptions};
+use serde_json::map::Entry;
 use serde_json::{Map, Value};
 
 use crate::dtd;
@@ -171,6 +172,10 @@ impl Walker<'_> {
         }
 
         let mut segments: Vec<&str> = Vec::new();
+        // The previous child element's name, when borrowed from the document:
+        // a run of same-named siblings (the usual array) then extends its
+        // array without building a key it would throw away.
+        let mut previous: Option<&str> = None;
         for child in node.children() {
             if child.is_element() {
                 let name = self.name(child);
@@ -183,7 +188,17 @@ impl Walker<'_> {
                 } else {
                     self.element(child, depth + 1)?
                 };
-                insert(&mut object, name, value, forced);
+                match name {
+                    Cow::Borrowed(name) if previous == Some(name) => repeat(&mut object, name, value),
+                    Cow::Borrowed(name) => {
+                        previous = Some(name);
+                        insert(&mut object, Cow::Borrowed(name), value, forced);
+                    }
+                    owned => {
+                        previous = None;
+                        insert(&mut object, owned, value, forced);
+                    }
+                }
             } else if child.is_text() {
                 let text = child.text().unwrap_or_default();
                 // Blank text beside attributes or children is formatting.
@@ -293,18 +308,39 @@ fn text_only<'a>(node: Node<'a, '_>) -> Cow<'a, str> {
 
 /// Adds a child to an element's object: a repeated name becomes an array.
 fn insert(object: &mut Map<String, Value>, key: Cow<'_, str>, value: Value, forced: bool) {
-    // Looked up by `&str` first, so a repeated name allocates no key.
-    match object.get_mut(key.as_ref()) {
+    // One lookup with the key owned, which a new name needs anyway; looking up
+    // by `&str` first would search the map twice for every new name, to spare
+    // the key of a repeated one (the common run of repeats takes `repeat`).
+    match object.entry(key) {
+        Entry::Occupied(mut entry) => append(entry.get_mut(), value),
+        Entry::Vacant(entry) => {
+            entry.insert(if forced { Value::Array(vec![value]) } else { value });
+        }
+    }
+}
+
+/// Adds a child whose name the object most likely has already (the previous
+/// sibling's), looked up by `&str` so no key is built.
+fn repeat(object: &mut Map<String, Value>, key: &str, value: Value) {
+    match object.get_mut(key) {
+        Some(existing) => append(existing, value),
+        // Not reached (the previous sibling was inserted under this name), but
+        // cheap to get right.
+        None => {
+            object.insert(key.to_owned(), value);
+        }
+    }
+}
+
+/// Appends a repeat to the value already under its name.
+fn append(existing: &mut Value, value: Value) {
+    match existing {
         // Element and attribute values are never arrays themselves, so an array
-        // here is one this function made.
-        Some(Value::Array(items)) => items.push(value),
-        Some(existing) => {
+        // here is one `insert` made.
+        Value::Array(items) => items.push(value),
+        existing => {
             let first = std::mem::take(existing);
             *existing = Value::Array(vec![first, value]);
-        }
-        None => {
-            let value = if forced { Value::Array(vec![value]) } else { value };
-            object.insert(key.into_owned(), value);
         }
     }
 }
