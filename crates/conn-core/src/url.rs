@@ -7,7 +7,7 @@
 //! characters) is rejected with a configuration error rather than rewritten,
 //! because a rewritten hostile path is still a bug in the caller.
 
-use http::uri::{Authority, Scheme};
+use http::uri::{Authority, Parts, PathAndQuery, Scheme};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 
 use crate::Error;
@@ -130,30 +130,33 @@ impl BaseUrl {
         Ok(joined)
     }
 
-    /// Builds the absolute URI for a joined path and query pairs, and checks
-    /// that it still points at this base's origin.
+    /// Builds the absolute URI for a joined path and query pairs.
+    ///
+    /// The scheme and authority are always this base's own (the endpoint
+    /// only supplies the path and query, validated by [`join`](Self::join)),
+    /// so the URI cannot leave the base's origin whatever the endpoint was.
     pub fn uri(&self, path_and_query: &str, pairs: &[(String, String)]) -> Result<http::Uri, Error> {
-        let mut pq = String::with_capacity(path_and_query.len() + 32 * pairs.len());
-        pq.push_str(path_and_query);
-        let mut separator = if pq.contains('?') { '&' } else { '?' };
-        for (key, value) in pairs {
-            pq.push(separator);
-            separator = '&';
-            pq.extend(utf8_percent_encode(key, QUERY_ENCODE));
-            pq.push('=');
-            pq.extend(utf8_percent_encode(value, QUERY_ENCODE));
+        let path_and_query = if pairs.is_empty() {
+            PathAndQuery::try_from(path_and_query)
+        } else {
+            let mut pq = String::with_capacity(path_and_query.len() + 32 * pairs.len());
+            pq.push_str(path_and_query);
+            let mut separator = if pq.contains('?') { '&' } else { '?' };
+            for (key, value) in pairs {
+                pq.push(separator);
+                separator = '&';
+                pq.extend(utf8_percent_encode(key, QUERY_ENCODE));
+                pq.push('=');
+                pq.extend(utf8_percent_encode(value, QUERY_ENCODE));
+            }
+            PathAndQuery::try_from(pq)
         }
-        let uri = http::Uri::builder()
-            .scheme(self.scheme.clone())
-            .authority(self.authority.clone())
-            .path_and_query(pq)
-            .build()
-            .map_err(|_| Error::config("the endpoint does not form a valid URL"))?;
-        // Defense in depth: whatever the endpoint was, the origin is the base's.
-        if uri.scheme() != Some(&self.scheme) || uri.authority() != Some(&self.authority) {
-            return Err(Error::config("the endpoint would leave the base URL"));
-        }
-        Ok(uri)
+        .map_err(|_| Error::config("the endpoint does not form a valid URL"))?;
+        let mut parts = Parts::default();
+        parts.scheme = Some(self.scheme.clone());
+        parts.authority = Some(self.authority.clone());
+        parts.path_and_query = Some(path_and_query);
+        http::Uri::from_parts(parts).map_err(|_| Error::config("the endpoint does not form a valid URL"))
     }
 }
 

@@ -207,6 +207,7 @@ impl HyperTransportBuilder {
             redirects: self.redirects,
             min_throughput: self.min_throughput,
             compression: self.compression,
+            accept_encoding: self.compression.accept_encoding(),
             proxy: route,
         })))
     }

@@ -125,27 +125,18 @@ impl Compression {
         }
     }
 
-    /// Adds `Accept-Encoding` unless the request has its own; true when it
-    /// was added (only then is the response decoded).
-    pub(crate) fn offer(self, headers: &mut HeaderMap) -> bool {
-        if headers.contains_key(header::ACCEPT_ENCODING) {
-            return false;
-        }
+    /// The `Accept-Encoding` value naming every accepted encoding (`None`:
+    /// none is). Built once per transport: per request it is a clone.
+    pub(crate) fn accept_encoding(self) -> Option<HeaderValue> {
         let offered: Vec<&str> = Encoding::ALL
             .iter()
             .filter(|e| self.accepts(**e))
             .map(|e| e.token())
             .collect();
         if offered.is_empty() {
-            return false;
+            return None;
         }
-        match HeaderValue::from_str(&offered.join(", ")) {
-            Ok(value) => {
-                headers.insert(header::ACCEPT_ENCODING, value);
-                true
-            }
-            Err(_) => false,
-        }
+        HeaderValue::from_str(&offered.join(", ")).ok()
     }
 
     /// The encoding to decode a response with: one this transport offered,
@@ -173,6 +164,18 @@ impl Compression {
                     || (*e == Encoding::Gzip && value.eq_ignore_ascii_case("x-gzip"))
             })
             .filter(|e| self.accepts(*e))
+    }
+}
+
+/// Adds `accept_encoding` unless the request has its own `Accept-Encoding`;
+/// true when it was added (only then is the response decoded).
+pub(crate) fn offer(accept_encoding: Option<&HeaderValue>, headers: &mut HeaderMap) -> bool {
+    match accept_encoding {
+        Some(value) if !headers.contains_key(header::ACCEPT_ENCODING) => {
+            headers.insert(header::ACCEPT_ENCODING, value.clone());
+            true
+        }
+        _ => false,
     }
 }
 

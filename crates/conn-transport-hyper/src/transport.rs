@@ -6,6 +6,7 @@ use bytes::Bytes;
 use conn_core::{
     BodyLimit, BoxFuture, Error, ErrorKind, Transport, TransportRequest, TransportResponse, TransportStream,
 };
+use http::HeaderValue;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
@@ -13,7 +14,7 @@ use hyper_util::client::legacy::Client;
 use tokio::time::Instant;
 
 use crate::body::GuardedBody;
-use crate::decode::ResponseBody;
+use crate::decode::{ResponseBody, offer};
 use crate::per_host::CappedConnector;
 use crate::proxy::{ProxyConnector, ProxyRoute};
 use crate::read::{read_limited, stream_limited};
@@ -33,6 +34,8 @@ pub(crate) struct Shared {
     pub(crate) redirects: Redirects,
     pub(crate) min_throughput: Option<MinThroughput>,
     pub(crate) compression: Compression,
+    /// `compression.accept_encoding()`, built once.
+    pub(crate) accept_encoding: Option<HeaderValue>,
     pub(crate) proxy: Option<Arc<ProxyRoute>>,
 }
 
@@ -125,7 +128,7 @@ impl Shared {
             mut request,
             credentials,
         } = request;
-        let offered = self.compression.offer(request.headers_mut());
+        let offered = offer(self.accept_encoding.as_ref(), request.headers_mut());
         let method = request.method().clone();
         let limit = request
             .extensions()
