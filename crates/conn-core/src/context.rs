@@ -108,12 +108,13 @@ fn new_correlation_id() -> Arc<str> {
         crate::component::random::process_key(),
         crate::component::random::next_sequence(),
     );
-    // Hand-rolled hex: this runs on every call, and `format!` costs ten times more.
-    let mut id = String::with_capacity(32);
-    for half in [process, count] {
-        for shift in (0..16).rev() {
-            id.push(char::from(HEX[((half >> (shift * 4)) & 0xf) as usize]));
+    // Hand-rolled hex into a stack buffer: this runs on every call, and
+    // `format!` costs ten times more; the `Arc` is the one allocation.
+    let mut id = [0u8; 32];
+    for (digits, half) in id.chunks_exact_mut(16).zip([process, count]) {
+        for (position, digit) in digits.iter_mut().enumerate() {
+            *digit = HEX[((half >> ((15 - position) * 4)) & 0xf) as usize];
         }
     }
-    Arc::from(id)
+    Arc::from(std::str::from_utf8(&id).unwrap_or_default())
 }

@@ -159,22 +159,22 @@ impl Shared {
                     .insert(http::header::PROXY_AUTHORIZATION, value),
                 None => current.headers_mut().remove(http::header::PROXY_AUTHORIZATION),
             };
-            let authority = current
-                .uri()
-                .authority()
-                .map(|a| a.to_string())
-                .unwrap_or_default();
+            // Kept for messages only: a cheap clone, formatted only on a failure.
+            let authority = current.uri().authority().cloned();
+            let authority = move || authority.as_ref().map_or("", |a| a.as_str()).to_owned();
+            let via_proxy = self
+                .proxy
+                .as_ref()
+                .is_some_and(|route| route.forwards(current.uri()));
             let next = cross_origin.map(|_| current.clone());
-            let uri = current.uri().clone();
             let response = self
                 .client
                 .request(current.map(Full::new))
                 .await
-                .map_err(|e| crate::errors::request_error(e, &authority))?;
+                .map_err(|e| crate::errors::request_error(e, &authority()))?;
             let first_byte = Instant::now();
-            if response.status() == http::StatusCode::PROXY_AUTHENTICATION_REQUIRED
-                && self.proxy.as_ref().is_some_and(|route| route.forwards(&uri))
-            {
+            if response.status() == http::StatusCode::PROXY_AUTHENTICATION_REQUIRED && via_proxy {
+                let authority = authority();
                 return Err(Error::new(
                     ErrorKind::Connect,
                     format!(

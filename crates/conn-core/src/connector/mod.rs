@@ -160,7 +160,7 @@ impl Connector {
             pipeline.telemetry,
             pipeline.metrics(),
             &pipeline.name,
-            pipeline.base.authority().host(),
+            pipeline.base.host(),
             &state.report,
             state.context.tenant_id(),
         );
