@@ -6,7 +6,7 @@ use conn_core::{AuthStrategy, BoxFuture, Context, Error, Request};
 use http::header::HeaderName;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::static_auth::scheme_header;
+use crate::static_auth::{CachedHeader, scheme_header};
 
 #[derive(Clone, Debug)]
 enum Placement {
@@ -35,6 +35,7 @@ pub struct ApiKey {
     placement: Placement,
     key: SecretString,
     prefix: Option<String>,
+    header: CachedHeader,
 }
 
 impl ApiKey {
@@ -49,6 +50,7 @@ impl ApiKey {
             placement,
             key: key.into(),
             prefix: None,
+            header: CachedHeader::default(),
         }
     }
 
@@ -58,6 +60,7 @@ impl ApiKey {
             placement: Placement::Query(param.into()),
             key: key.into(),
             prefix: None,
+            header: CachedHeader::default(),
         }
     }
 
@@ -65,6 +68,7 @@ impl ApiKey {
     /// `ApiKey`...). Ignored for query parameters.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = Some(prefix.into());
+        self.header = CachedHeader::default();
         self
     }
 }
@@ -74,7 +78,9 @@ impl AuthStrategy for ApiKey {
         Box::pin(async move {
             match &self.placement {
                 Placement::Header(name) => {
-                    let value = scheme_header(self.prefix.as_deref(), self.key.expose_secret())
+                    let value = self
+                        .header
+                        .get_or_build(|| scheme_header(self.prefix.as_deref(), self.key.expose_secret()))
                         .ok_or_else(|| Error::config("the API key is not a valid header value"))?;
                     request.set_credential_header(name.clone(), value);
                 }

@@ -9,7 +9,7 @@ use http::header::AUTHORIZATION;
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
-use crate::static_auth::scheme_header;
+use crate::static_auth::{CachedHeader, scheme_header};
 
 /// Sends `Authorization: Basic base64(user:password)`. A 401 is final.
 ///
@@ -23,6 +23,7 @@ use crate::static_auth::scheme_header;
 pub struct BasicAuth {
     username: String,
     password: SecretString,
+    header: CachedHeader,
 }
 
 impl BasicAuth {
@@ -32,6 +33,7 @@ impl BasicAuth {
         BasicAuth {
             username: username.into(),
             password: password.into(),
+            header: CachedHeader::default(),
         }
     }
 }
@@ -48,8 +50,12 @@ impl AuthStrategy for BasicAuth {
             if self.username.contains(':') {
                 return Err(Error::config("a Basic auth user name cannot contain ':'"));
             }
-            let encoded = basic_credentials(&self.username, self.password.expose_secret());
-            let value = scheme_header(Some("Basic"), &encoded)
+            let value = self
+                .header
+                .get_or_build(|| {
+                    let encoded = basic_credentials(&self.username, self.password.expose_secret());
+                    scheme_header(Some("Basic"), &encoded)
+                })
                 .ok_or_else(|| Error::config("the Basic credentials are not a valid header value"))?;
             request.set_credential_header(AUTHORIZATION, value);
             Ok(())

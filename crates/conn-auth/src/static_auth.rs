@@ -1,6 +1,7 @@
 //! `StaticBearer`: one long-lived bearer token for every call.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use conn_core::{AuthStrategy, BoxFuture, Context, Error, Request};
 use http::header::{AUTHORIZATION, HeaderValue};
@@ -23,12 +24,29 @@ use zeroize::Zeroizing;
 #[derive(Clone)]
 pub struct StaticBearer {
     token: SecretString,
+    header: CachedHeader,
 }
 
 impl StaticBearer {
     /// A strategy that always sends `token`.
     pub fn new(token: impl Into<SecretString>) -> Self {
-        StaticBearer { token: token.into() }
+        StaticBearer {
+            token: token.into(),
+            header: CachedHeader::default(),
+        }
+    }
+}
+
+/// A fixed credential's header value, built on first use and reused: the
+/// secret does not change, so neither does the header. One copy, marked
+/// sensitive, instead of formatting the secret again for every request.
+#[derive(Clone, Default)]
+pub(crate) struct CachedHeader(OnceLock<Option<HeaderValue>>);
+
+impl CachedHeader {
+    /// The value `build` made the first time (`None`: not a valid header value).
+    pub(crate) fn get_or_build(&self, build: impl FnOnce() -> Option<HeaderValue>) -> Option<HeaderValue> {
+        self.0.get_or_init(build).clone()
     }
 }
 
@@ -46,7 +64,9 @@ pub(crate) fn scheme_header(scheme: Option<&str>, secret: &str) -> Option<Header
 impl AuthStrategy for StaticBearer {
     fn authorize<'a>(&'a self, request: &'a mut Request, _: &'a Context) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            let value = scheme_header(Some("Bearer"), self.token.expose_secret())
+            let value = self
+                .header
+                .get_or_build(|| scheme_header(Some("Bearer"), self.token.expose_secret()))
                 .ok_or_else(|| Error::config("the bearer token is not a valid header value"))?;
             request.set_credential_header(AUTHORIZATION, value);
             Ok(())

@@ -189,7 +189,9 @@ impl Walker<'_> {
                     self.element(child, depth + 1)?
                 };
                 match name {
-                    Cow::Borrowed(name) if previous == Some(name) => repeat(&mut object, name, value),
+                    Cow::Borrowed(name) if previous == Some(name) => {
+                        repeat(&mut object, name, value, forced);
+                    }
                     Cow::Borrowed(name) => {
                         previous = Some(name);
                         insert(&mut object, Cow::Borrowed(name), value, forced);
@@ -321,14 +323,12 @@ fn insert(object: &mut Map<String, Value>, key: Cow<'_, str>, value: Value, forc
 
 /// Adds a child whose name the object most likely has already (the previous
 /// sibling's), looked up by `&str` so no key is built.
-fn repeat(object: &mut Map<String, Value>, key: &str, value: Value) {
+fn repeat(object: &mut Map<String, Value>, key: &str, value: Value, forced: bool) {
     match object.get_mut(key) {
         Some(existing) => append(existing, value),
-        // Not reached (the previous sibling was inserted under this name), but
+        // Not reached (the previous sibling went in under this name), but
         // cheap to get right.
-        None => {
-            object.insert(key.to_owned(), value);
-        }
+        None => insert(object, Cow::Borrowed(key), value, forced),
     }
 }
 
@@ -487,6 +487,30 @@ mod tests {
             json!({"p": {"#text": ["Hi", "there"], "b": "you"}})
         );
         assert_eq!(map("<a>x<!-- c -->y</a>"), json!({"a": "xy"}));
+    }
+
+    #[test]
+    fn repeats_become_arrays_however_they_are_spread() {
+        assert_eq!(
+            map("<a><b>1</b><c/><b>2</b>x<b>3</b></a>"),
+            json!({"a": {"b": ["1", "2", "3"], "c": "", "#text": "x"}})
+        );
+        assert_eq!(
+            map("<r xmlns:p='urn:p'><p:x>1</p:x><p:x>2</p:x><y/><p:x>3</p:x></r>"),
+            json!({"r": {"p:x": ["1", "2", "3"], "y": ""}})
+        );
+        let rules = XmlRules {
+            attribute_prefix: String::new(),
+            force_arrays: vec![ArrayPath::Anywhere("b".into())],
+            ..XmlRules::default()
+        };
+        let forced = |text: &str| parse(text, &rules, &Limits::default(), 64).unwrap();
+        assert_eq!(forced("<a><b>1</b><b>2</b></a>"), json!({"a": {"b": ["1", "2"]}}));
+        assert_eq!(forced("<a><b>1</b></a>"), json!({"a": {"b": ["1"]}}));
+        assert_eq!(
+            forced("<a b='0'><b>1</b><b>2</b></a>"),
+            json!({"a": {"b": ["0", "1", "2"]}})
+        );
     }
 
     #[test]
