@@ -65,9 +65,10 @@ impl Pipeline {
                 let transmitted = self.transmit::<X>(&call, wire).await?;
                 self.settle(state, &call, admission, transmitted, telemetry)
             }
+            // Boxed: the race holds two attempts, and every call's future
+            // would otherwise be sized for it, hedged or not.
             Some(after) => {
-                self.transmit_hedged::<X>(state, &call, admission, wire, after, telemetry)
-                    .await?
+                Box::pin(self.transmit_hedged::<X>(state, &call, admission, wire, after, telemetry)).await?
             }
         };
         self.observe_latency(&settled);
