@@ -57,7 +57,7 @@ fn main() -> ExitCode {
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask <test-all | features | rules | bench [--quick] [--instructions] [--gateway] [--fleet] | soak [--calls N] [--concurrency N] [--seconds N] [--dev] | fuzz [--seconds N] [--target NAME]>"
+                "usage: cargo xtask <test-all | features | rules | bench [--quick] [--instructions] [--gateway] [--fleet] [--memory] | soak [--calls N] [--concurrency N] [--seconds N] [--dev] | fuzz [--seconds N] [--target NAME]>"
             );
             ExitCode::from(2)
         }
@@ -85,8 +85,14 @@ fn bench(flags: &[String]) -> ExitCode {
     {
         eprintln!("{err}\nthe gateway bench runs without the nginx baseline");
     }
-    let mut args = vec!["run", "--release", "--quiet", "-p", "conn-bench", "--"];
-    args.extend(flags.iter().map(String::as_str));
+    // Live bytes per call and per key: a binary of its own, because its
+    // counting allocator would tax every client of the load bench.
+    let mut args = if flags.iter().any(|f| f == "--memory") {
+        vec!["run", "--release", "--quiet", "-p", "conn-bench", "--bin", "conn-memory", "--"]
+    } else {
+        vec!["run", "--release", "--quiet", "-p", "conn-bench", "--"]
+    };
+    args.extend(flags.iter().filter(|f| *f != "--memory").map(String::as_str));
     match cargo::run(&args, &mut cargo::TestTotals::default()) {
         Ok(true) => ExitCode::SUCCESS,
         _ => ExitCode::FAILURE,
