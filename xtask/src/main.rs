@@ -87,11 +87,11 @@ fn bench(flags: &[String]) -> ExitCode {
     }
     // Live bytes per call and per key: a binary of its own, because its
     // counting allocator would tax every client of the load bench.
-    let mut args = if flags.iter().any(|f| f == "--memory") {
-        vec!["run", "--release", "--quiet", "-p", "conn-bench", "--bin", "conn-memory", "--"]
-    } else {
-        vec!["run", "--release", "--quiet", "-p", "conn-bench", "--"]
-    };
+    let mut args = vec!["run", "--release", "--quiet", "-p", "conn-bench"];
+    if flags.iter().any(|f| f == "--memory") {
+        args.extend(["--bin", "conn-memory"]);
+    }
+    args.push("--");
     args.extend(flags.iter().filter(|f| *f != "--memory").map(String::as_str));
     match cargo::run(&args, &mut cargo::TestTotals::default()) {
         Ok(true) => ExitCode::SUCCESS,
