@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use conn_blueprint::{Blueprint, HedgingConfig, Registry};
-use conn_core::{Context, Request};
+use conn_core::{Context, Request, Response};
 use conn_testkit::{MockReply, ScriptedTransport};
 
 fn parse(text: &str) -> Result<Blueprint, conn_blueprint::ValidationErrors> {
@@ -70,58 +70,43 @@ hedging = { after = "100ms", percentile = 95.0 }
     );
 }
 
+/// One call of `request` through connector `name` of `blueprint`, against
+/// a slow first answer and a fast second one; the response and how many
+/// requests were sent.
+async fn call_through(blueprint: &str, name: &str, request: Request, context: Context) -> (Response, usize) {
+    let transport = slow_then_fast();
+    let registry = Registry::from_blueprint(&parse(blueprint).unwrap(), transport.clone()).unwrap();
+    let response = registry.get(name).unwrap().call(request, context).await.unwrap();
+    (response, transport.count())
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_slow_read_is_hedged_and_the_hedge_wins() {
-    let bp = parse(
-        r#"
+    let blueprint = r#"
 [connectors.a]
 base_url = "https://a.example"
 retry = { max_attempts = 2, budget = { ratio = 0.5, min_per_second = 10 } }
 hedging = { after = "100ms" }
-"#,
-    )
-    .unwrap();
-    let transport = slow_then_fast();
-    let registry = Registry::from_blueprint(&bp, transport.clone()).unwrap();
-    let response = registry
-        .get("a")
-        .unwrap()
-        .call(Request::get("/item"), Context::new())
-        .await
-        .unwrap();
+"#;
+    let (response, sent) = call_through(blueprint, "a", Request::get("/item"), Context::new()).await;
     assert_eq!(response.body().as_ref(), br#"{"from":"hedge"}"#);
     assert_eq!(response.report().hedges(), 1);
-    assert_eq!(transport.count(), 2);
+    assert_eq!(sent, 2);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_post_is_never_hedged() {
-    let bp = parse(
-        r#"
-[connectors.a]
-base_url = "https://a.example"
-hedging = { after = "100ms" }
-"#,
-    )
-    .unwrap();
-    let transport = slow_then_fast();
-    let registry = Registry::from_blueprint(&bp, transport.clone()).unwrap();
-    let response = registry
-        .get("a")
-        .unwrap()
-        .call(Request::post("/orders"), Context::new())
-        .await
-        .unwrap();
+    let blueprint = "[connectors.a]\nbase_url = \"https://a.example\"\nhedging = { after = \"100ms\" }\n";
+    let (response, sent) = call_through(blueprint, "a", Request::post("/orders"), Context::new()).await;
     assert_eq!(response.body().as_ref(), br#"{"from":"slow"}"#);
-    assert_eq!(transport.count(), 1);
+    assert_eq!(sent, 1);
 }
 
 /// The tenant and variant wrappers ask the policy they would retry with;
 /// without forwarding, their default would refuse every hedge.
 #[tokio::test(start_paused = true)]
 async fn tenant_and_variant_retry_policies_grant_hedges_too() {
-    let bp = parse(
-        r#"
+    let blueprint = r#"
 [connectors.a]
 base_url = "https://a.example"
 hedging = { after = "100ms" }
@@ -133,19 +118,10 @@ hedging = { after = "100ms" }
 
 [connectors.b.tenants.acme]
 retry = { max_attempts = 3 }
-"#,
-    )
-    .unwrap();
-    for (connector, context) in [("a", Context::new()), ("b", Context::new().tenant("acme"))] {
-        let transport = slow_then_fast();
-        let registry = Registry::from_blueprint(&bp, transport.clone()).unwrap();
-        let response = registry
-            .get(connector)
-            .unwrap()
-            .call(Request::get("/item"), context)
-            .await
-            .unwrap();
-        assert_eq!(response.report().hedges(), 1, "{connector}");
-        assert_eq!(response.body().as_ref(), br#"{"from":"hedge"}"#, "{connector}");
+"#;
+    for (name, context) in [("a", Context::new()), ("b", Context::new().tenant("acme"))] {
+        let (response, _) = call_through(blueprint, name, Request::get("/item"), context).await;
+        assert_eq!(response.report().hedges(), 1, "{name}");
+        assert_eq!(response.body().as_ref(), br#"{"from":"hedge"}"#, "{name}");
     }
 }

@@ -29,6 +29,18 @@ pub trait Throttle: Send + Sync {
     /// Waits for capacity for this attempt, or fails with a rate-limited error.
     fn acquire<'a>(&'a self, call: &'a CallInfo<'a>) -> BoxFuture<'a, Result<Permit, Error>>;
 
+    /// Capacity for this attempt if it is there right now, without waiting
+    /// and without side effects when it is not: `None` sends the pipeline
+    /// to [`acquire`](Self::acquire), which may wait or refuse.
+    ///
+    /// Why: most attempts find capacity free, and answering them without a
+    /// boxed future saves an allocation and a state machine per attempt.
+    /// The default answers `None`, which is always correct.
+    fn try_acquire(&self, call: &CallInfo<'_>) -> Option<Result<Permit, Error>> {
+        let _ = call;
+        None
+    }
+
     /// Learns from how an attempt ended (rate-limit hints, 429s, errors).
     /// Called after every attempt, once its permit is released. Must not fail.
     fn observe(&self, call: &CallInfo<'_>, outcome: &AttemptOutcome<'_>) {
@@ -43,5 +55,9 @@ pub struct NoThrottle;
 impl Throttle for NoThrottle {
     fn acquire<'a>(&'a self, _: &'a CallInfo<'a>) -> BoxFuture<'a, Result<Permit, Error>> {
         Box::pin(std::future::ready(Ok(Permit::none())))
+    }
+
+    fn try_acquire(&self, _: &CallInfo<'_>) -> Option<Result<Permit, Error>> {
+        Some(Ok(Permit::none()))
     }
 }

@@ -270,6 +270,31 @@ impl KeyState {
         }
     }
 
+    /// A slot at once when every check passes without waiting and without
+    /// charging anything it would have to undo: no fleet (an async round
+    /// trip), no adaptive limit (which reserves as it answers), at most one
+    /// rate limit (a second could refuse after the first was charged), a
+    /// free concurrency slot. `None`: take the async path, which starts over.
+    pub(crate) fn try_admit_at_once(self: &Arc<Self>, now: Instant) -> Option<Slot> {
+        if self.fleet.is_some() || self.adaptive.is_some() || self.limiters.len() > 1 {
+            return None;
+        }
+        // The slot first: given back untouched if a rate then refuses,
+        // whereas a rate, once charged, cannot be.
+        let permit = match &self.in_flight {
+            None => None,
+            Some(slots) => Some(slots.clone().try_acquire_owned().ok()?),
+        };
+        let queue = self.queue.try_lock().ok()?;
+        let mut passed = 0;
+        self.try_rates(now, &mut passed).ok()?;
+        drop(queue);
+        Some(Slot {
+            _permit: permit,
+            _state: self.clone(),
+        })
+    }
+
     fn take_slot_now(self: &Arc<Self>) -> Result<Slot, Error> {
         let permit = match &self.in_flight {
             None => None,

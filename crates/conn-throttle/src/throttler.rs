@@ -156,6 +156,14 @@ impl Throttler {
         }
     }
 
+    /// The state of the key `call` falls under (swept of idle keys now and then).
+    fn call_state(&self, call: &CallInfo<'_>, now: Instant) -> Arc<KeyState> {
+        self.maybe_sweep(now);
+        let policy = self.policy(call);
+        let key = self.shared.settings.key_by.key(call);
+        self.state(policy, &Self::state_key(policy, &key), now)
+    }
+
     fn state(&self, policy: Option<&EndpointPolicy>, key: &str, now: Instant) -> Arc<KeyState> {
         let shared = &self.shared;
         let state = match shared.keys.get(key) {
@@ -218,10 +226,7 @@ impl std::fmt::Debug for Throttler {
 impl Throttle for Throttler {
     fn acquire<'a>(&'a self, call: &'a CallInfo<'a>) -> BoxFuture<'a, Result<Permit, Error>> {
         let now = Instant::now();
-        self.maybe_sweep(now);
-        let policy = self.policy(call);
-        let key = self.shared.settings.key_by.key(call);
-        let state = self.state(policy, &Self::state_key(policy, &key), now);
+        let state = self.call_state(call, now);
         Box::pin(async move {
             let slot = match self.shared.settings.mode {
                 Mode::Reject => state.admit_now(now, call.deadline).await?,
@@ -232,6 +237,12 @@ impl Throttle for Throttler {
             };
             Ok(Permit::new(slot))
         })
+    }
+
+    fn try_acquire(&self, call: &CallInfo<'_>) -> Option<Result<Permit, Error>> {
+        let now = Instant::now();
+        let slot = self.call_state(call, now).try_admit_at_once(now)?;
+        Some(Ok(Permit::new(slot)))
     }
 
     fn observe(&self, call: &CallInfo<'_>, outcome: &AttemptOutcome<'_>) {

@@ -477,3 +477,43 @@ async fn concurrency_ceiling_checked_at_the_server() {
     );
     assert_eq!(server.max_in_flight(), 4, "the ceiling was actually used");
 }
+
+/// `try_acquire`, the path without a future: it admits only what needs no
+/// wait, and when it declines it has charged nothing, so `acquire` sees the
+/// quota untouched.
+#[tokio::test(start_paused = true)]
+async fn try_acquire_admits_at_once_or_declines_without_charging() {
+    use conn_core::{CallInfo, Throttle};
+    let request = Request::get("/x");
+    let context = Context::new();
+    let call = CallInfo::new("t", &request, &context);
+
+    // Two a second back to back, one at a time.
+    let throttle = Throttler::builder()
+        .limit(Limit::per_second(2).burst(2))
+        .max_in_flight(1)
+        .build();
+    let first = throttle
+        .try_acquire(&call)
+        .expect("free capacity is admitted at once");
+    let first = first.unwrap();
+    // The slot is taken: declined, and the rate not charged for it...
+    assert!(throttle.try_acquire(&call).is_none());
+    drop(first);
+    // ...so the second of the burst is still there.
+    let second = throttle
+        .try_acquire(&call)
+        .expect("the burst's second request")
+        .unwrap();
+    drop(second);
+    // The burst is spent: declined.
+    assert!(throttle.try_acquire(&call).is_none());
+
+    // Two limits, an adaptive limit or a fleet store: always the async path.
+    let two_limits = Throttler::builder()
+        .limit(Limit::per_second(100))
+        .limit(Limit::per_minute(1000))
+        .build();
+    assert!(two_limits.try_acquire(&call).is_none());
+    assert!(two_limits.acquire(&call).await.is_ok());
+}

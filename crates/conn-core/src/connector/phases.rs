@@ -83,11 +83,15 @@ impl Pipeline {
             .breaker
             .admit(call)
             .inspect_err(|err| telemetry.breaker_refused(err))?;
-        let throttle = call
-            .deadline
-            .within("waiting for the throttle", self.throttle.acquire(call))
-            .await
-            .inspect_err(|err| telemetry.throttle_refused(err))?;
+        let throttle = match self.throttle.try_acquire(call) {
+            Some(now) => now,
+            None => {
+                call.deadline
+                    .within("waiting for the throttle", self.throttle.acquire(call))
+                    .await
+            }
+        }
+        .inspect_err(|err| telemetry.throttle_refused(err))?;
         let throttle_wait = started.elapsed();
         telemetry.throttled(throttle_wait);
         Ok(Admission {
