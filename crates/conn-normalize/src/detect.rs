@@ -1,6 +1,8 @@
 //! Which format a body is in: the `Content-Type` header, the body's first
 //! bytes, or both ([`Detection`]).
 
+use std::borrow::Cow;
+
 use conn_core::Format;
 
 /// How the format of a body is decided.
@@ -48,9 +50,20 @@ pub enum Detection {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MediaType {
-    essence: String,
+    essence: Cow<'static, str>,
     charset: Option<String>,
 }
+
+/// The types most responses carry, kept as `&'static str`: parsing them
+/// (once per response) then allocates nothing.
+const COMMON_TYPES: [&str; 6] = [
+    "application/json",
+    "application/problem+json",
+    "application/xml",
+    "text/xml",
+    "text/json",
+    "text/html",
+];
 
 impl MediaType {
     /// Parses a `Content-Type` value; `None` when it has no `type/subtype`.
@@ -69,10 +82,14 @@ impl MediaType {
                 .then(|| value.trim().trim_matches('"').to_owned())
                 .filter(|v| !v.is_empty())
         });
-        Some(MediaType {
-            essence: essence.to_ascii_lowercase(),
-            charset,
-        })
+        let essence = match COMMON_TYPES
+            .iter()
+            .find(|known| known.eq_ignore_ascii_case(essence))
+        {
+            Some(known) => Cow::Borrowed(*known),
+            None => Cow::Owned(essence.to_ascii_lowercase()),
+        };
+        Some(MediaType { essence, charset })
     }
 
     /// `type/subtype` in lower case.
@@ -89,7 +106,7 @@ impl MediaType {
     /// any `+json` suffix; XML for `application/xml`, `text/xml` and any `+xml`
     /// suffix; `None` otherwise (HTML included).
     pub fn format(&self) -> Option<Format> {
-        let essence = self.essence.as_str();
+        let essence = &*self.essence;
         if matches!(essence, "application/json" | "text/json") || essence.ends_with("+json") {
             Some(Format::Json)
         } else if self.is_html() {
@@ -103,7 +120,7 @@ impl MediaType {
 
     /// Whether the type is HTML (`text/html`, `application/xhtml+xml`).
     pub fn is_html(&self) -> bool {
-        matches!(self.essence.as_str(), "text/html" | "application/xhtml+xml")
+        matches!(&*self.essence, "text/html" | "application/xhtml+xml")
     }
 }
 
