@@ -73,24 +73,32 @@ impl ApiKey {
     }
 }
 
+impl ApiKey {
+    fn apply(&self, request: &mut Request) -> Result<(), Error> {
+        match &self.placement {
+            Placement::Header(name) => {
+                let value = self
+                    .header
+                    .get_or_build(|| scheme_header(self.prefix.as_deref(), self.key.expose_secret()))
+                    .ok_or_else(|| Error::config("the API key is not a valid header value"))?;
+                request.set_credential_header(name.clone(), value);
+            }
+            Placement::InvalidHeader => return Err(Error::config("invalid API key header name")),
+            Placement::Query(param) => {
+                request.add_credential_query(param.clone(), self.key.expose_secret());
+            }
+        }
+        Ok(())
+    }
+}
+
 impl AuthStrategy for ApiKey {
     fn authorize<'a>(&'a self, request: &'a mut Request, _: &'a Context) -> BoxFuture<'a, Result<(), Error>> {
-        Box::pin(async move {
-            match &self.placement {
-                Placement::Header(name) => {
-                    let value = self
-                        .header
-                        .get_or_build(|| scheme_header(self.prefix.as_deref(), self.key.expose_secret()))
-                        .ok_or_else(|| Error::config("the API key is not a valid header value"))?;
-                    request.set_credential_header(name.clone(), value);
-                }
-                Placement::InvalidHeader => return Err(Error::config("invalid API key header name")),
-                Placement::Query(param) => {
-                    request.add_credential_query(param.clone(), self.key.expose_secret());
-                }
-            }
-            Ok(())
-        })
+        Box::pin(std::future::ready(self.apply(request)))
+    }
+
+    fn try_authorize(&self, request: &mut Request, _: &Context) -> Option<Result<(), Error>> {
+        Some(self.apply(request))
     }
 }
 

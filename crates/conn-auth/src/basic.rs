@@ -44,22 +44,30 @@ pub(crate) fn basic_credentials(user: &str, password: &str) -> Zeroizing<String>
     Zeroizing::new(STANDARD.encode(joined.as_bytes()))
 }
 
+impl BasicAuth {
+    fn apply(&self, request: &mut Request) -> Result<(), Error> {
+        if self.username.contains(':') {
+            return Err(Error::config("a Basic auth user name cannot contain ':'"));
+        }
+        let value = self
+            .header
+            .get_or_build(|| {
+                let encoded = basic_credentials(&self.username, self.password.expose_secret());
+                scheme_header(Some("Basic"), &encoded)
+            })
+            .ok_or_else(|| Error::config("the Basic credentials are not a valid header value"))?;
+        request.set_credential_header(AUTHORIZATION, value);
+        Ok(())
+    }
+}
+
 impl AuthStrategy for BasicAuth {
     fn authorize<'a>(&'a self, request: &'a mut Request, _: &'a Context) -> BoxFuture<'a, Result<(), Error>> {
-        Box::pin(async move {
-            if self.username.contains(':') {
-                return Err(Error::config("a Basic auth user name cannot contain ':'"));
-            }
-            let value = self
-                .header
-                .get_or_build(|| {
-                    let encoded = basic_credentials(&self.username, self.password.expose_secret());
-                    scheme_header(Some("Basic"), &encoded)
-                })
-                .ok_or_else(|| Error::config("the Basic credentials are not a valid header value"))?;
-            request.set_credential_header(AUTHORIZATION, value);
-            Ok(())
-        })
+        Box::pin(std::future::ready(self.apply(request)))
+    }
+
+    fn try_authorize(&self, request: &mut Request, _: &Context) -> Option<Result<(), Error>> {
+        Some(self.apply(request))
     }
 }
 

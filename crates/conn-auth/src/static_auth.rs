@@ -61,16 +61,24 @@ pub(crate) fn scheme_header(scheme: Option<&str>, secret: &str) -> Option<Header
     Some(value)
 }
 
+impl StaticBearer {
+    fn apply(&self, request: &mut Request) -> Result<(), Error> {
+        let value = self
+            .header
+            .get_or_build(|| scheme_header(Some("Bearer"), self.token.expose_secret()))
+            .ok_or_else(|| Error::config("the bearer token is not a valid header value"))?;
+        request.set_credential_header(AUTHORIZATION, value);
+        Ok(())
+    }
+}
+
 impl AuthStrategy for StaticBearer {
     fn authorize<'a>(&'a self, request: &'a mut Request, _: &'a Context) -> BoxFuture<'a, Result<(), Error>> {
-        Box::pin(async move {
-            let value = self
-                .header
-                .get_or_build(|| scheme_header(Some("Bearer"), self.token.expose_secret()))
-                .ok_or_else(|| Error::config("the bearer token is not a valid header value"))?;
-            request.set_credential_header(AUTHORIZATION, value);
-            Ok(())
-        })
+        Box::pin(std::future::ready(self.apply(request)))
+    }
+
+    fn try_authorize(&self, request: &mut Request, _: &Context) -> Option<Result<(), Error>> {
+        Some(self.apply(request))
     }
 }
 

@@ -122,3 +122,30 @@ fn debug_output_never_shows_a_secret() {
     }
     assert!(printed.contains("user"));
 }
+
+/// The synchronous path adds exactly what `authorize` adds, credentials
+/// marked alike, and an invalid configuration fails the same way.
+#[tokio::test]
+async fn try_authorize_adds_what_authorize_adds() {
+    let strategies: Vec<Arc<dyn AuthStrategy>> = vec![
+        Arc::new(StaticBearer::new("pat-123")),
+        Arc::new(ApiKey::header("authorization", "k-1").prefix("Token")),
+        Arc::new(ApiKey::query("api_key", "k-2")),
+        Arc::new(BasicAuth::new("reporting", "pa55word")),
+        Arc::new(BasicAuth::new("bad:user", "pa55word")),
+        Arc::new(ApiKey::header("bad header", "k-3")),
+    ];
+    let context = Context::new();
+    for (index, strategy) in strategies.iter().enumerate() {
+        let mut now = Request::get("/data");
+        let mut later = Request::get("/data");
+        let sync = strategy
+            .try_authorize(&mut now, &context)
+            .expect("a fixed credential is added at once");
+        let async_ = strategy.authorize(&mut later, &context).await;
+        assert_eq!(sync.is_ok(), async_.is_ok(), "strategy {index}");
+        assert_eq!(format!("{now:?}"), format!("{later:?}"), "strategy {index}");
+        assert_eq!(now.headers(), later.headers(), "strategy {index}");
+        assert_eq!(now.query_pairs(), later.query_pairs(), "strategy {index}");
+    }
+}

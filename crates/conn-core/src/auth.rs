@@ -37,6 +37,19 @@ pub trait AuthStrategy: Send + Sync {
         context: &'a Context,
     ) -> BoxFuture<'a, Result<(), Error>>;
 
+    /// Adds credentials at once when that needs no waiting (a fixed
+    /// header): `None` sends the pipeline to [`authorize`](Self::authorize),
+    /// which may fetch or refresh a token. An implementation must leave
+    /// `request` untouched when it answers `None`.
+    ///
+    /// Why: most strategies hold a fixed credential, and adding it without
+    /// a boxed future saves an allocation and a state machine per attempt.
+    /// The default answers `None`, which is always correct.
+    fn try_authorize(&self, request: &mut Request, context: &Context) -> Option<Result<(), Error>> {
+        let _ = (request, context);
+        None
+    }
+
     /// Called once per call when the API answered 401 to credentials from
     /// this strategy. Returns `Ok(true)` when new credentials were obtained
     /// and the attempt should be replayed, `Ok(false)` when nothing can be
@@ -84,5 +97,9 @@ pub struct NoAuth;
 impl AuthStrategy for NoAuth {
     fn authorize<'a>(&'a self, _: &'a mut Request, _: &'a Context) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async { Ok(()) })
+    }
+
+    fn try_authorize(&self, _: &mut Request, _: &Context) -> Option<Result<(), Error>> {
+        Some(Ok(()))
     }
 }

@@ -111,9 +111,14 @@ impl Pipeline {
         telemetry: &impl AttemptTelemetry,
     ) -> Result<TransportRequest, Error> {
         let mut outgoing = call.request.clone();
-        call.deadline
-            .within("authorizing", self.auth.authorize(&mut outgoing, call.context))
-            .await?;
+        match self.auth.try_authorize(&mut outgoing, call.context) {
+            Some(done) => done?,
+            None => {
+                call.deadline
+                    .within("authorizing", self.auth.authorize(&mut outgoing, call.context))
+                    .await?
+            }
+        }
         if let Some(reason) = state.note_degraded(outgoing.degraded()) {
             telemetry.degraded(reason);
         }
