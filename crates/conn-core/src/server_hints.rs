@@ -156,8 +156,9 @@ impl HintParser {
         // One pass over the (few) response headers instead of a lookup per
         // known name: this runs on every response.
         let mut seen = Seen::default();
+        // A value is read as text only once its name is one of ours: most
+        // headers (content-type, date, ...) are none of them.
         for (name, value) in headers {
-            let Ok(value) = value.to_str() else { continue };
             let slot = match name.as_str() {
                 "retry-after" => &mut seen.retry_after,
                 "ratelimit" => &mut seen.ratelimit,
@@ -167,13 +168,16 @@ impl HintParser {
                 "ratelimit-limit" => &mut seen.ratelimit_limit,
                 "x-ratelimit-limit" => &mut seen.x_ratelimit_limit,
                 _ => {
-                    if let Some(index) = self.vendor.iter().position(|h| h.name == name) {
+                    if let Some(index) = self.vendor.iter().position(|h| h.name == name)
+                        && let Ok(value) = value.to_str()
+                    {
                         seen.vendor.get_or_insert_with(|| vec![None; self.vendor.len()])[index]
                             .get_or_insert(value.trim());
                     }
                     continue;
                 }
             };
+            let Ok(value) = value.to_str() else { continue };
             // The first value of a repeated header wins, as `HeaderMap::get` does.
             slot.get_or_insert(value.trim());
         }
