@@ -33,11 +33,16 @@ impl Pipeline {
         loop {
             let attempt = telemetry.attempt(state.next_send());
             let span = attempt.span();
-            match self
-                .try_attempt::<X>(state, &path, &attempt)
-                .instrument(span)
-                .await?
-            {
+            // A disabled span (telemetry off, or DEBUG filtered out, as in
+            // most deployments) would only be entered and left at every poll.
+            let next = if span.is_disabled() {
+                self.try_attempt::<X>(state, &path, &attempt).await?
+            } else {
+                self.try_attempt::<X>(state, &path, &attempt)
+                    .instrument(span)
+                    .await?
+            };
+            match next {
                 Next::Replay => state.replaying(),
                 Next::RetryAfter(delay) => {
                     state.retrying(delay);
