@@ -60,16 +60,8 @@ pub fn serve(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|i| args.get(i + 1))
         .ok_or("--upstream URL is required")?;
     let blueprint = blueprint(upstream)?;
-    // As `conn serve`: CONN_LOG sets the level (INFO by default); NO_COLOR
-    // turns ANSI colours off (tracing-subscriber reads it).
-    let level = std::env::var("CONN_LOG")
-        .ok()
-        .and_then(|l| l.parse::<tracing::Level>().ok())
-        .unwrap_or(tracing::Level::INFO);
-    tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .init();
+    // The logs of `conn serve`, as it sets them up.
+    conn_gateway::logs::init(false);
     let metrics = PrometheusBuilder::new().install_recorder().ok();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {

@@ -10,7 +10,7 @@ use conn_gateway::{Gateway, GatewayConfig, file_reloader};
 use metrics_exporter_prometheus::PrometheusBuilder;
 
 pub(crate) fn run(path: &Path, listen: Option<SocketAddr>, json_logs: bool) -> ExitCode {
-    init_logs(json_logs);
+    conn_gateway::logs::init(json_logs);
     let blueprint = match crate::load(path) {
         Ok(b) => b,
         Err(code) => return code,
@@ -79,19 +79,4 @@ pub(crate) fn run(path: &Path, listen: Option<SocketAddr>, json_logs: bool) -> E
             }
         }
     })
-}
-
-fn init_logs(json: bool) {
-    let level = std::env::var("CONN_LOG")
-        .ok()
-        .and_then(|l| l.parse::<tracing::Level>().ok())
-        .unwrap_or(tracing::Level::INFO);
-    let builder = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
 }

@@ -242,4 +242,8 @@ async fn serve_reloads_on_sighup_and_drains_on_sigterm() {
     let logs = logs.await.unwrap();
     assert!(logs.contains("draining"), "{logs}");
     assert!(!logs.contains(KEY), "the caller key is never logged");
+    assert!(
+        !logs.contains('\u{1b}'),
+        "no colour codes when stderr is not a terminal: {logs}"
+    );
 }

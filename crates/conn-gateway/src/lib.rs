@@ -39,6 +39,7 @@ mod admin;
 mod callers;
 mod config;
 pub mod headers;
+pub mod logs;
 pub mod metrics;
 mod ops;
 pub mod problem;
