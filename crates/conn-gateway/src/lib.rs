@@ -61,6 +61,7 @@ use axum::routing::{any, get, post};
 use conn_blueprint::Registry;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
+use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -159,7 +160,7 @@ impl Gateway {
         let ceiling = protect::ceiling(Arc::new(tokio::sync::Semaphore::new(config.max_in_flight.max(1))));
 
         let calls = any(proxy::call).layer(ceiling.clone());
-        Router::new()
+        let routes = Router::new()
             .route("/healthz", get(ops::healthz))
             .route("/readyz", get(ops::readyz))
             .route("/metrics", get(ops::metrics))
@@ -178,24 +179,29 @@ impl Gateway {
             .route("/v1/workflows/{name}", post(workflow::run).layer(ceiling))
             .route("/v1/admin/reload", post(admin::reload))
             .merge(status::routes(&shared))
-            .layer(RequestBodyLimitLayer::new(config.body_limit))
-            .layer(TimeoutLayer::with_status_code(
-                http::StatusCode::GATEWAY_TIMEOUT,
-                protect::outer_timeout(config.request_timeout),
-            ))
-            .layer(axum::middleware::from_fn_with_state(
-                shared.clone(),
-                protect::header_limit,
-            ))
-            .layer(axum::middleware::from_fn(protect::problems_for_bare_errors))
-            .layer(axum::middleware::from_fn(metrics::record))
+            .route_layer(axum::middleware::from_fn(metrics::carry_route))
+            .with_state(shared.clone());
+        // The outer layers wrap the router once. `Router::layer` would wrap
+        // every route instead, and axum clones a route's whole boxed stack
+        // for each request: the same layers, applied once, cost a fraction
+        // (docs/benchmarks.md). First listed is outermost.
+        let outer = ServiceBuilder::new()
             .layer(
                 TraceLayer::new_for_http().make_span_with(|request: &http::Request<_>| {
                     // The path only: a query string may carry a secret.
                     tracing::info_span!("gateway.request", method = %request.method(), path = %request.uri().path())
                 }),
             )
-            .with_state(shared)
+            .layer(axum::middleware::from_fn(metrics::record))
+            .layer(axum::middleware::from_fn(protect::problems_for_bare_errors))
+            .layer(axum::middleware::from_fn_with_state(shared, protect::header_limit))
+            .layer(RequestBodyLimitLayer::new(config.body_limit))
+            .layer(TimeoutLayer::with_status_code(
+                http::StatusCode::GATEWAY_TIMEOUT,
+                protect::outer_timeout(config.request_timeout),
+            ))
+            .service(routes);
+        Router::new().fallback_service(outer)
     }
 
     /// Reads the blueprint again and swaps it in (as `POST
