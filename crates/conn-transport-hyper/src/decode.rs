@@ -152,11 +152,14 @@ impl Compression {
             || method == Method::HEAD
             || status == StatusCode::NO_CONTENT
             || status == StatusCode::NOT_MODIFIED
-            || headers.get(header::CONTENT_LENGTH).is_some_and(|v| v == "0")
         {
             return None;
         }
+        // Most responses name no encoding: one header lookup settles them.
         let value = headers.get(header::CONTENT_ENCODING)?.to_str().ok()?.trim();
+        if headers.get(header::CONTENT_LENGTH).is_some_and(|v| v == "0") {
+            return None;
+        }
         Encoding::ALL
             .into_iter()
             .find(|e| {

@@ -83,16 +83,18 @@ impl Pipeline {
             .breaker
             .admit(call)
             .inspect_err(|err| telemetry.breaker_refused(err))?;
-        let throttle = match self.throttle.try_acquire(call) {
-            Some(now) => now,
+        let (throttle, throttle_wait) = match self.throttle.try_acquire(call) {
+            // Admitted at once: no wait to measure.
+            Some(now) => (now, Duration::ZERO),
             None => {
-                call.deadline
+                let waited = call
+                    .deadline
                     .within("waiting for the throttle", self.throttle.acquire(call))
-                    .await
+                    .await;
+                (waited, started.elapsed())
             }
-        }
-        .inspect_err(|err| telemetry.throttle_refused(err))?;
-        let throttle_wait = started.elapsed();
+        };
+        let throttle = throttle.inspect_err(|err| telemetry.throttle_refused(err))?;
         telemetry.throttled(throttle_wait);
         Ok(Admission {
             breaker,
