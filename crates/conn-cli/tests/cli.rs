@@ -1,29 +1,14 @@
 //! The real `conn` binary as a child process: check, explain, call, and
 //! serve with SIGHUP reload and a SIGTERM drain that finishes calls in flight.
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
+
+use std::process::Command;
 use std::time::Duration;
 
+use common::{CONN, KEY, status_of, write_blueprint};
 use conn_testkit::{Reply, TestServer};
 use http::Method;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-
-const CONN: &str = env!("CARGO_BIN_EXE_conn");
-const KEY: &str = "cli-test-caller-key";
-
-/// A blueprint file of its own for each test.
-fn write_blueprint(text: &str) -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let path = std::env::temp_dir().join(format!(
-        "conn-cli-{}-{}.toml",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::SeqCst)
-    ));
-    std::fs::write(&path, text).unwrap();
-    path
-}
 
 fn blueprint(url: &str) -> String {
     format!(
@@ -142,18 +127,6 @@ async fn call_prints_the_body_and_the_report() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("trying again will not help"));
 }
 
-/// One HTTP/1.1 request over a fresh connection; the status code.
-async fn status_of(addr: &str, path: &str) -> u16 {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: conn\r\nAuthorization: Bearer {KEY}\r\nConnection: close\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.unwrap();
-    answer.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_reloads_on_sighup_and_drains_on_sigterm() {
     let api = TestServer::start().await.unwrap();
@@ -165,27 +138,11 @@ async fn serve_reloads_on_sighup_and_drains_on_sigterm() {
     api.route(Method::GET, "/api/x", [Reply::json(200, "{}")]);
     let text = blueprint(&api.url());
     let path = write_blueprint(&text);
-    let mut child = tokio::process::Command::new(CONN)
-        .arg("serve")
-        .arg(&path)
-        .args(["--listen", "127.0.0.1:0"])
-        .env("CONN_TEST_KEY", KEY)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(addr) = line.strip_prefix("conn: listening on http://") {
-                return addr.to_owned();
-            }
-        }
-        panic!("conn serve ended before listening");
-    })
-    .await
-    .expect("conn serve listens within 30 s");
+    let common::Serving {
+        mut child,
+        addr,
+        logs: mut lines,
+    } = common::serve(&path, &[]).await;
     let logs = tokio::spawn(async move {
         let mut all = String::new();
         while let Ok(Some(line)) = lines.next_line().await {

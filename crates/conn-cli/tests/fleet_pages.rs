@@ -2,28 +2,14 @@
 //! and `conn serve` in separate processes share one quota on a real
 //! redis-server) and with a named pagination (`conn call --pages`).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+mod common;
 
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{CONN, KEY, status_of, write_blueprint};
 use conn_testkit::{RedisServer, Reply, TestServer};
 use http::Method;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-
-const CONN: &str = env!("CARGO_BIN_EXE_conn");
-const KEY: &str = "fleet-test-caller-key";
-
-fn write_blueprint(text: &str) -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let path = std::env::temp_dir().join(format!(
-        "conn-cli-fleet-{}-{}.toml",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::SeqCst)
-    ));
-    std::fs::write(&path, text).unwrap();
-    path
-}
 
 async fn call(path: &Path, redis_url: &str, args: &[&str]) -> Output {
     let (path, redis_url) = (path.to_path_buf(), redis_url.to_owned());
@@ -40,17 +26,6 @@ async fn call(path: &Path, redis_url: &str, args: &[&str]) -> Output {
     })
     .await
     .unwrap()
-}
-
-async fn status_of(addr: &str, path: &str) -> u16 {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: conn\r\nAuthorization: Bearer {KEY}\r\nConnection: close\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.unwrap();
-    answer.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,28 +60,7 @@ connectors = ["*"]
         String::from_utf8_lossy(&first.stderr)
     );
 
-    let mut child = tokio::process::Command::new(CONN)
-        .arg("serve")
-        .arg(&path)
-        .args(["--listen", "127.0.0.1:0"])
-        .env("REDIS_URL", redis.url())
-        .env("CONN_TEST_KEY", KEY)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(addr) = line.strip_prefix("conn: listening on http://") {
-                return addr.to_owned();
-            }
-        }
-        panic!("conn serve ended before listening");
-    })
-    .await
-    .expect("conn serve listens within 30 s");
+    let common::Serving { mut child, addr, .. } = common::serve(&path, &[("REDIS_URL", &redis.url())]).await;
     assert_eq!(status_of(&addr, "/v1/connectors/orders/x").await, 200);
     assert_eq!(
         status_of(&addr, "/v1/connectors/orders/x").await,
