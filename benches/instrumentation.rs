@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use conn::transport::{HyperTransport, Protocols};
 use conn::{Connector, Context, Request, Telemetry, Transport};
-use conn_testkit::{Reply, TestServer};
+use conn_testkit::Reply;
 mod common;
 
 use common::Instant200;
@@ -116,14 +116,7 @@ fn bench(c: &mut Criterion) {
     );
 
     // The same over real loopback HTTP: what a caller actually pays.
-    let server_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = server_runtime
-        .block_on(TestServer::builder().http1_only().start())
-        .unwrap();
+    let (_server_runtime, server) = common::local_server();
     server.route(http::Method::GET, "/item", [Reply::json(200, BODY)]);
     let hyper: Arc<dyn Transport> = Arc::new(
         HyperTransport::builder()

@@ -10,6 +10,8 @@
 //! Criterion measures each side; afterwards interleaved A/B rounds print
 //! the headline ratios, so both sides see the same machine noise.
 
+mod common;
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,14 +59,7 @@ fn page(n: usize) -> Reply {
 }
 
 fn setup() -> Setup {
-    let server_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = server_runtime
-        .block_on(TestServer::builder().http1_only().start())
-        .unwrap();
+    let (server_runtime, server) = common::local_server();
     // One static 64 KiB chunk sent over and over: the server allocates nothing.
     server.route(http::Method::GET, "/big", [Reply::huge_body(200, STREAM_BYTES)]);
     let connector = Connector::builder("bench")

@@ -36,14 +36,7 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let server_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = server_runtime
-        .block_on(TestServer::builder().http1_only().start())
-        .unwrap();
+    let (server_runtime, server) = common::local_server();
     server.route(http::Method::GET, "/item", [Reply::json(200, BODY)]);
     let raw = Client::builder(TokioExecutor::new()).build_http();
     let transport = HyperTransport::builder()
