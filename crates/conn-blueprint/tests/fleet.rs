@@ -3,11 +3,13 @@
 //! sharing one quota and one token on a real redis-server (real sockets:
 //! generous limits, exact counts at the test server).
 
-use std::collections::HashMap;
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use conn_blueprint::{Blueprint, FLEET_KEYS, FleetUse, Registry, ValidationErrors};
+use common::{env, errors, line};
+use conn_blueprint::{Blueprint, FLEET_KEYS, FleetUse, Registry};
 use conn_core::store::{BreakerSignal, OperatorState};
 use conn_core::{Context, ErrorKind, Request};
 use conn_redis::FailurePolicy;
@@ -15,27 +17,6 @@ use conn_testkit::{MockReply, RedisServer, Reply, ScriptedTransport, TestServer}
 use http::Method;
 
 const TOKEN_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
-
-fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
-}
-
-fn errors(text: &str, pairs: &[(&str, &str)]) -> ValidationErrors {
-    match Blueprint::from_str_with_env(text, &env(pairs)) {
-        Ok(_) => panic!("expected validation errors"),
-        Err(e) => e,
-    }
-}
-
-fn line(errors: &ValidationErrors, path: &str) -> Option<usize> {
-    errors
-        .at(path)
-        .unwrap_or_else(|| panic!("no problem at {path}: {errors}"))
-        .line
-}
 
 #[test]
 fn a_full_section_and_the_shorthand_are_read() {

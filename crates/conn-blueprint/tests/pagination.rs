@@ -1,27 +1,16 @@
 //! Named paginations per connector: validated with paths and lines,
 //! documented, and walked end to end through a local server.
 
+mod common;
+
 use std::collections::HashMap;
 
-use conn_blueprint::{Blueprint, PAGINATION_KEYS, PaginationKind, Registry, ValidationErrors};
+use common::{errors, line};
+use conn_blueprint::{Blueprint, PAGINATION_KEYS, PaginationKind, Registry};
 use conn_core::{Context, Request};
 use conn_testkit::{Reply, TestServer};
 use futures_util::StreamExt;
 use http::Method;
-
-fn errors(text: &str) -> ValidationErrors {
-    match Blueprint::from_str_with_env(text, &HashMap::new()) {
-        Ok(_) => panic!("expected validation errors"),
-        Err(e) => e,
-    }
-}
-
-fn line(errors: &ValidationErrors, path: &str) -> Option<usize> {
-    errors
-        .at(path)
-        .unwrap_or_else(|| panic!("no problem at {path}: {errors}"))
-        .line
-}
 
 #[test]
 fn every_problem_has_its_path_and_line() {
@@ -49,7 +38,7 @@ page_size = 10
 [connectors.catalog.pagination."bad name"]
 kind = "cursor"
 "#;
-    let errs = errors(text);
+    let errs = errors(text, &[]);
     let at = "connectors.catalog.pagination";
     assert_eq!(line(&errs, &format!("{at}.cursor.items")), Some(7));
     assert!(

@@ -1,5 +1,7 @@
 //! Registry: building, shared quotas and budgets, hot reload.
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,8 +12,7 @@ use conn_testkit::{MockReply, ScriptedTransport};
 use tokio::time::Instant;
 
 fn blueprint(text: &str, vars: &[(&str, &str)]) -> Blueprint {
-    let env: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    Blueprint::from_str_with_env(text, &env).unwrap_or_else(|e| panic!("{e}"))
+    Blueprint::from_str_with_env(text, &common::env(vars)).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[tokio::test(start_paused = true)]

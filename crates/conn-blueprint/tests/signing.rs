@@ -2,19 +2,18 @@
 //! oidc_client_credentials and private_key_jwt build working strategies,
 //! and mistakes are validation errors at their keys.
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use common::env;
 use conn_auth::{HmacKey, HmacScheme, HmacVerifier};
 use conn_blueprint::{AuthConfig, Blueprint, Registry, SigningAuth};
 use conn_core::{Context, Request};
 use conn_testkit::{MockReply, ScriptedTransport};
 
 const RSA_PEM: &str = include_str!("../../conn-auth/tests/data/keys/test-rsa-2048.pk8.pem");
-
-fn env(vars: &[(&str, &str)]) -> HashMap<String, String> {
-    vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-}
 
 const SIGNING: &str = r#"
 [connectors.s3]
@@ -188,10 +187,7 @@ async fn every_signing_type_builds_a_working_strategy() {
 }
 
 fn errors(text: &str, vars: &[(&str, &str)]) -> String {
-    match Blueprint::from_str_with_env(text, &env(vars)) {
-        Ok(_) => panic!("expected validation errors"),
-        Err(e) => e.to_string(),
-    }
+    common::errors(text, vars).to_string()
 }
 
 #[test]

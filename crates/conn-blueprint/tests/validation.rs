@@ -1,23 +1,11 @@
 //! Blueprint parsing, layering, env overrides, secrets and validation.
 
-use std::collections::HashMap;
+mod common;
+
 use std::time::Duration;
 
-use conn_blueprint::{AuthConfig, Blueprint, SecretSource, ValidationErrors};
-
-fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-fn errors(text: &str, vars: &[(&str, &str)]) -> ValidationErrors {
-    match Blueprint::from_str_with_env(text, &env(vars)) {
-        Ok(_) => panic!("expected validation errors"),
-        Err(e) => e,
-    }
-}
+use common::{env, errors};
+use conn_blueprint::{AuthConfig, Blueprint, SecretSource};
 
 #[test]
 fn minimal_blueprint_gets_documented_defaults() {
