@@ -38,7 +38,9 @@ const IN_FLIGHT: usize = 10_000;
 const KEYS: usize = 10_000;
 const CALLS: usize = 200_000;
 
-/// Answers at once (`Answer`) or never (`Hang`); counts the requests it saw.
+/// Answers at once, or never (`hang`); counts the requests it saw. Not the
+/// test kit's `ScriptedTransport`: that one keeps every request it was sent,
+/// which is exactly the growth this program must not add.
 struct Local {
     hang: bool,
     seen: AtomicUsize,
