@@ -6,7 +6,10 @@ use std::future::Future;
 
 use bytes::Bytes;
 
-use crate::{BodyStream, Error, ErrorKind, Transport, TransportRequest, TransportResponse, TransportStream};
+use super::streaming::StreamingResponse;
+use crate::{
+    BodyStream, Error, ErrorKind, Response, Transport, TransportRequest, TransportResponse, TransportStream,
+};
 
 /// An exchange with the transport. Its buffered head (status, headers, a
 /// body for error statuses) is what the components see; `Body` is what the
@@ -14,7 +17,13 @@ use crate::{BodyStream, Error, ErrorKind, Transport, TransportRequest, Transport
 pub(crate) trait Exchange {
     /// What a successful call returns beside the head: nothing for a
     /// buffered call (whose body is in the head), the body stream otherwise.
-    type Body: Send;
+    type Body: Send + 'static;
+
+    /// What the call answers.
+    type Output;
+
+    /// The call's answer from its response (with the report) and body.
+    fn output(response: Response, body: Option<Self::Body>) -> Self::Output;
 
     /// Sends `wire` and answers with the head and, on success, the body.
     fn send(
@@ -28,6 +37,11 @@ pub(crate) struct Buffered;
 
 impl Exchange for Buffered {
     type Body = ();
+    type Output = Response;
+
+    fn output(response: Response, _: Option<()>) -> Response {
+        response
+    }
 
     fn send(
         transport: &dyn Transport,
@@ -43,6 +57,14 @@ pub(crate) struct Streamed;
 
 impl Exchange for Streamed {
     type Body = BodyStream;
+    type Output = StreamingResponse;
+
+    fn output(head: Response, body: Option<BodyStream>) -> StreamingResponse {
+        StreamingResponse {
+            head,
+            body: body.unwrap_or_else(BodyStream::empty),
+        }
+    }
 
     fn send(
         transport: &dyn Transport,

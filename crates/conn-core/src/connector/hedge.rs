@@ -76,23 +76,22 @@ impl Pipeline {
     ) -> Result<Settled<X::Body>, Error> {
         let copy = copy_wire(&wire);
         let first_sent = Instant::now();
-        let mut first = pin!(self.transmit::<X>(call, wire));
+        let mut first = pin!(self.transmit::<X>(call, wire)?);
         let transmitted = match tokio::time::timeout(after, first.as_mut()).await {
-            Ok(transmitted) => return Ok(self.settle(state, call, admission, transmitted?, telemetry)),
+            Ok(transmitted) => return Ok(self.settle(state, call, admission, transmitted, telemetry)),
             Err(_) if !self.retry.allow_hedge(call) => {
                 telemetry.hedged("refused");
-                return Ok(self.settle(state, call, admission, first.await?, telemetry));
+                return Ok(self.settle(state, call, admission, first.await, telemetry));
             }
             Err(_) => {
                 let hedge_started = Instant::now();
                 let mut second = pin!(async {
                     let admission = self.admit(call, telemetry).await?;
-                    let transmitted = self.transmit::<X>(call, copy).await?;
+                    let transmitted = self.transmit::<X>(call, copy)?.await;
                     Ok::<_, Error>((admission, transmitted))
                 });
                 match first_of(first.as_mut(), second.as_mut()).await {
                     Leg::First(transmitted) => {
-                        let transmitted = transmitted?;
                         if transmitted.is_good_answer() {
                             let settled = self.settle(state, call, admission, transmitted, telemetry);
                             record_cancelled(state, cancelled(hedge_started, true));
@@ -128,11 +127,11 @@ impl Pipeline {
                         self.settle(state, call, hedge_admission, transmitted, telemetry);
                         state.mark_last_hedge();
                         telemetry.hedged("failed");
-                        first.await?
+                        first.await
                     }
                     Leg::Second(Err(_)) => {
                         telemetry.hedged("refused");
-                        first.await?
+                        first.await
                     }
                 }
             }

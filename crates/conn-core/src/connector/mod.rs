@@ -15,8 +15,10 @@ mod phases;
 mod pipeline;
 mod run;
 mod state;
+mod streaming;
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
@@ -26,8 +28,9 @@ use self::exchange::{Buffered, Exchange, Streamed};
 use self::phases::Finished;
 use self::pipeline::Pipeline;
 use self::state::CallState;
+pub use self::streaming::StreamingResponse;
 use crate::telemetry::call::{Instrumented, Silent};
-use crate::{BaseUrl, BodyStream, Context, Document, Error, Request, Response};
+use crate::{BaseUrl, Context, Document, Error, Request, Response};
 
 /// One integration with one API: a base URL plus the components every call
 /// runs through, in this fixed order for each attempt (the phase names are
@@ -87,14 +90,20 @@ impl Connector {
     /// Errors carry the attempt count, the correlation id and the
     /// [`CallReport`](crate::CallReport); a final 4xx/5xx status is an error
     /// of the matching kind.
-    pub async fn call(&self, request: Request, context: Context) -> Result<Response, Error> {
+    ///
+    /// (Written as a function returning the call's future rather than an
+    /// `async fn`, which would wrap it in one more future holding a second
+    /// copy of the request.)
+    pub fn call(
+        &self,
+        request: Request,
+        context: Context,
+    ) -> impl Future<Output = Result<Response, Error>> + Send + '_ {
         self.exchange::<Buffered>(request, context)
-            .await
-            .map(|(response, _)| response)
     }
 
     /// Runs `request` through the pipeline up to the response head, and
-    /// hands the body over as a [`BodyStream`] while it arrives.
+    /// hands the body over as a [`BodyStream`](crate::BodyStream) while it arrives.
     ///
     /// The head goes through the same phases as [`call`](Self::call):
     /// breaker, throttle, auth, retries (only before the first body byte),
@@ -122,12 +131,12 @@ impl Connector {
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn call_stream(&self, request: Request, context: Context) -> Result<StreamingResponse, Error> {
-        let (head, body) = self.exchange::<Streamed>(request, context).await?;
-        Ok(StreamingResponse {
-            head,
-            body: body.unwrap_or_else(BodyStream::empty),
-        })
+    pub fn call_stream(
+        &self,
+        request: Request,
+        context: Context,
+    ) -> impl Future<Output = Result<StreamingResponse, Error>> + Send + '_ {
+        self.exchange::<Streamed>(request, context)
     }
 
     /// One call with the exchange `X`, telemetry chosen once.
@@ -135,16 +144,18 @@ impl Connector {
         &self,
         request: Request,
         mut context: Context,
-    ) -> Result<(Response, Option<X::Body>), Error> {
+    ) -> Result<X::Output, Error> {
         let correlation_id = context.ensure_correlation_id();
         let mut state = CallState::new(&self.pipeline, &request, &context, correlation_id);
         let result = if self.pipeline.telemetry.enabled {
             self.run_with_telemetry::<X>(&mut state).await
         } else {
-            self.pipeline.run::<X>(&mut state, &Silent).await
+            let result = self.pipeline.run::<X>(&mut state, &Silent).await;
+            state.end();
+            result
         };
         match result {
-            Ok((response, body)) => Ok((state.into_response(response), body)),
+            Ok((response, body)) => Ok(X::output(state.into_response(response), body)),
             Err(err) => Err(state.into_error(err)),
         }
     }
@@ -171,6 +182,7 @@ impl Connector {
         } else {
             pipeline.run::<X>(state, &telemetry).instrument(span).await
         };
+        state.end();
         let outcome = result.as_ref().map(|(response, _)| response);
         telemetry.finish(&state.report, state.context.tenant_id(), outcome);
         result
@@ -215,45 +227,5 @@ impl fmt::Debug for Connector {
             .field("attempt_timeout", &pipeline.attempt_timeout)
             .field("total_timeout", &pipeline.total_timeout)
             .finish_non_exhaustive()
-    }
-}
-
-/// The answer of [`Connector::call_stream`]: the response head with its
-/// [`CallReport`](crate::CallReport), and the body still arriving.
-#[derive(Debug)]
-pub struct StreamingResponse {
-    head: Response,
-    body: BodyStream,
-}
-
-impl StreamingResponse {
-    /// The status.
-    pub fn status(&self) -> http::StatusCode {
-        self.head.status()
-    }
-
-    /// The response headers.
-    pub fn headers(&self) -> &http::HeaderMap {
-        self.head.headers()
-    }
-
-    /// What the call did up to the response head.
-    pub fn report(&self) -> &crate::CallReport {
-        self.head.report()
-    }
-
-    /// The body, chunk by chunk.
-    pub fn body_mut(&mut self) -> &mut BodyStream {
-        &mut self.body
-    }
-
-    /// The body, chunk by chunk.
-    pub fn into_body(self) -> BodyStream {
-        self.body
-    }
-
-    /// The head (a [`Response`] with an empty body) and the body.
-    pub fn into_parts(self) -> (Response, BodyStream) {
-        (self.head, self.body)
     }
 }

@@ -4,9 +4,12 @@
 //! `settle` (hints, throttle and breaker feedback, the attempt's record) ->
 //! `decide` (401 replay, retry policy), whose [`Next`] the loop carries out.
 
+use std::borrow::Cow;
+use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use http::StatusCode;
 use http::header::HeaderValue;
 use tokio::time::Instant;
@@ -87,10 +90,11 @@ impl Pipeline {
             // Admitted at once: no wait to measure.
             Some(now) => (now, Duration::ZERO),
             None => {
-                let waited = call
-                    .deadline
-                    .within("waiting for the throttle", self.throttle.acquire(call))
-                    .await;
+                let waited = Box::pin(
+                    call.deadline
+                        .within("waiting for the throttle", self.throttle.acquire(call)),
+                )
+                .await;
                 (waited, started.elapsed())
             }
         };
@@ -104,7 +108,8 @@ impl Pipeline {
         })
     }
 
-    /// Credentials on a fresh copy of the request, then the wire request.
+    /// Credentials on a fresh copy of the request (none when the strategy
+    /// never changes one), then the wire request.
     pub(crate) async fn prepare(
         &self,
         state: &mut CallState<'_>,
@@ -112,15 +117,18 @@ impl Pipeline {
         path: &str,
         telemetry: &impl AttemptTelemetry,
     ) -> Result<TransportRequest, Error> {
-        let mut outgoing = call.request.clone();
-        match self.auth.try_authorize(&mut outgoing, call.context) {
-            Some(done) => done?,
-            None => {
-                call.deadline
-                    .within("authorizing", self.auth.authorize(&mut outgoing, call.context))
-                    .await?
+        let outgoing = if self.auth.leaves_requests_unchanged() {
+            Cow::Borrowed(call.request)
+        } else {
+            let mut copy = call.request.clone();
+            match self.auth.try_authorize(&mut copy, call.context) {
+                Some(done) => done?,
+                // Boxed with the copy it authorizes: the wait is rare (a
+                // token to fetch), and the attempt's future stays small.
+                None => copy = Box::pin(self.authorize(call, copy)).await?,
             }
-        }
+            Cow::Owned(copy)
+        };
         if let Some(reason) = state.note_degraded(outgoing.degraded()) {
             telemetry.degraded(reason);
         }
@@ -132,27 +140,43 @@ impl Pipeline {
         Ok(wire)
     }
 
+    /// The auth strategy's slow path, never past the deadline.
+    async fn authorize(&self, call: &CallInfo<'_>, mut outgoing: Request) -> Result<Request, Error> {
+        call.deadline
+            .within("authorizing", self.auth.authorize(&mut outgoing, call.context))
+            .await?;
+        Ok(outgoing)
+    }
+
     /// The attempt on the wire, under the nearer of its timeout and the
-    /// deadline (for a streamed call: until the response head).
-    pub(crate) async fn transmit<X: Exchange>(
+    /// deadline (for a streamed call: until the response head); an error
+    /// when the deadline passed before it could be sent.
+    ///
+    /// Not an `async fn`: the limit is computed and the transport's future
+    /// started here, so the future it answers is that sending future alone,
+    /// without a second slot for the wire request it was made from (an
+    /// attempt's future is copied whole when it is moved into the call's).
+    pub(crate) fn transmit<X: Exchange>(
         &self,
         call: &CallInfo<'_>,
         wire: TransportRequest,
-    ) -> Result<Transmitted<X::Body>, Error> {
+    ) -> Result<impl Future<Output = Transmitted<X::Body>> + Send + 'static, Error> {
         let limit = call
             .deadline
             .attempt_limit(call.request.attempt_timeout().or(self.attempt_timeout))?;
         let sent = Instant::now();
-        let (result, body) = match limit.run(X::send(&*self.transport, wire)).await {
-            Ok((response, body)) => (Ok(response), body),
-            Err(err) => (Err(err), None),
-        };
-        Ok(Transmitted {
-            result,
-            body,
-            sent,
-            done: Instant::now(),
-        })
+        Ok(limit.run(X::send(&*self.transport, wire)).map(move |result| {
+            let (result, body) = match result {
+                Ok((response, body)) => (Ok(response), body),
+                Err(err) => (Err(err), None),
+            };
+            Transmitted {
+                result,
+                body,
+                sent,
+                done: Instant::now(),
+            }
+        }))
     }
 
     /// Frees the throttle slot, parses the server's hints once, lets the
@@ -221,10 +245,11 @@ impl Pipeline {
     ) -> Result<Next<B>, Error> {
         if settled.status() == Some(StatusCode::UNAUTHORIZED)
             && state.take_refresh()
-            && call
-                .deadline
-                .within("refreshing credentials", self.auth.refresh(call.context))
-                .await?
+            && Box::pin(
+                call.deadline
+                    .within("refreshing credentials", self.auth.refresh(call.context)),
+            )
+            .await?
         {
             telemetry.replaying();
             return Ok(Next::Replay);
@@ -251,18 +276,27 @@ impl Pipeline {
     /// under the request's own, the correlation id.
     fn wire_request(
         &self,
-        outgoing: Request,
+        outgoing: Cow<'_, Request>,
         path: &str,
         correlation: &str,
     ) -> Result<TransportRequest, Error> {
         let uri = self.base.uri(path, &outgoing.query)?;
         let body_limit = outgoing.max_body_bytes();
+        let (method, headers, body, credentials) = match outgoing {
+            Cow::Owned(request) => (request.method, request.headers, request.body, request.credentials),
+            Cow::Borrowed(request) => (
+                request.method.clone(),
+                request.headers.clone(),
+                request.body.clone(),
+                request.credentials.clone(),
+            ),
+        };
         let mut headers = if self.default_headers.is_empty() {
-            outgoing.headers
-        } else {
-            let mut headers = self.default_headers.clone();
-            headers.extend(outgoing.headers);
             headers
+        } else {
+            let mut defaults = self.default_headers.clone();
+            defaults.extend(headers);
+            defaults
         };
         if let Some(name) = &self.correlation_header
             && !headers.contains_key(name)
@@ -271,17 +305,14 @@ impl Pipeline {
                 .map_err(|_| Error::config("the correlation id is not a valid header value"))?;
             headers.insert(name.clone(), value);
         }
-        let mut request = http::Request::new(outgoing.body);
+        let mut request = http::Request::new(body);
         if let Some(limit) = body_limit {
             request.extensions_mut().insert(BodyLimit(limit));
         }
-        *request.method_mut() = outgoing.method;
+        *request.method_mut() = method;
         *request.uri_mut() = uri;
         *request.headers_mut() = headers;
-        Ok(TransportRequest {
-            request,
-            credentials: outgoing.credentials,
-        })
+        Ok(TransportRequest { request, credentials })
     }
 }
 

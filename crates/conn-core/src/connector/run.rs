@@ -12,18 +12,9 @@ use crate::telemetry::call::{AttemptTelemetry, CallTelemetry};
 
 impl Pipeline {
     /// Runs every attempt of one call and returns its final response
-    /// (for a streamed call, its head and the body still arriving).
+    /// (for a streamed call, its head and the body still arriving). The
+    /// caller stamps the call's end (`CallState::end`).
     pub(crate) async fn run<X: Exchange>(
-        &self,
-        state: &mut CallState<'_>,
-        telemetry: &impl CallTelemetry,
-    ) -> Result<Finished<X::Body>, Error> {
-        let result = self.attempts::<X>(state, telemetry).await;
-        state.end();
-        result
-    }
-
-    async fn attempts<X: Exchange>(
         &self,
         state: &mut CallState<'_>,
         telemetry: &impl CallTelemetry,
@@ -67,7 +58,7 @@ impl Pipeline {
         let wire = self.prepare(state, &call, path, telemetry).await?;
         let settled = match self.hedge_after(&call) {
             None => {
-                let transmitted = self.transmit::<X>(&call, wire).await?;
+                let transmitted = self.transmit::<X>(&call, wire)?.await;
                 self.settle(state, &call, admission, transmitted, telemetry)
             }
             // Boxed: the race holds two attempts, and every call's future
