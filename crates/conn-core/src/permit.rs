@@ -3,6 +3,9 @@
 use std::any::Any;
 use std::fmt;
 
+use smallbox::space::S4;
+use smallbox::{SmallBox, smallbox};
+
 /// Held by the pipeline while one attempt runs, then given back or dropped.
 ///
 /// A throttle puts its concurrency slot in here, a breaker its half-open probe
@@ -16,9 +19,14 @@ use std::fmt;
 /// assert_eq!(permit.downcast::<u32>(), Some(7));
 /// assert!(Permit::none().downcast::<u32>().is_none());
 /// ```
+///
+/// Why inline: every admitted attempt holds one permit from the throttle
+/// and one from the breaker, and both are a few words (an `Arc`, a
+/// counter); kept in place (up to four words) they cost no allocation.
+/// Larger values are boxed as before.
 #[derive(Default)]
 pub struct Permit {
-    inner: Option<Box<dyn Any + Send + Sync>>,
+    inner: Option<SmallBox<dyn Any + Send, S4>>,
 }
 
 impl Permit {
@@ -28,15 +36,15 @@ impl Permit {
     }
 
     /// A permit holding `value` until the attempt ends.
-    pub fn new<T: Any + Send + Sync>(value: T) -> Self {
+    pub fn new<T: Any + Send>(value: T) -> Self {
         Permit {
-            inner: Some(Box::new(value)),
+            inner: Some(smallbox!(value)),
         }
     }
 
     /// Takes the value back out, if it is a `T`.
     pub fn downcast<T: Any>(self) -> Option<T> {
-        self.inner?.downcast::<T>().ok().map(|b| *b)
+        self.inner?.downcast::<T>().ok().map(SmallBox::into_inner)
     }
 }
 
