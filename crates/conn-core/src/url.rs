@@ -180,7 +180,12 @@ impl BaseUrl {
 /// assert_eq!(conn_core::endpoint_path("/orders"), "/orders");
 /// ```
 pub fn endpoint_path(endpoint: &str) -> &str {
-    endpoint.split_once('?').map_or(endpoint, |(path, _)| path)
+    // A byte scan: endpoints are short, and `split_once('?')`'s char
+    // searcher costs several times more on every call (measured).
+    match endpoint.bytes().position(|b| b == b'?') {
+        Some(end) => &endpoint[..end],
+        None => endpoint,
+    }
 }
 
 /// Validates an endpoint and splits off its raw query.
