@@ -38,9 +38,11 @@ pub struct Credentials {
 const ALWAYS_CREDENTIALS: [HeaderName; 3] = [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE];
 
 impl Credentials {
-    /// Marks a header as carrying a credential.
+    /// Marks a header as carrying a credential. `Authorization`,
+    /// `Proxy-Authorization` and `Cookie` always do and are not listed
+    /// (marking one costs nothing: no allocation per authorized attempt).
     pub fn mark_header(&mut self, name: HeaderName) {
-        if !self.headers.contains(&name) {
+        if !self.is_credential_header(&name) {
             self.headers.push(name);
         }
     }
@@ -53,7 +55,7 @@ impl Credentials {
         }
     }
 
-    /// The marked header names.
+    /// The marked header names (besides the three that always carry credentials).
     pub fn headers(&self) -> &[HeaderName] {
         &self.headers
     }

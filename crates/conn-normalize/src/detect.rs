@@ -68,19 +68,27 @@ const COMMON_TYPES: [&str; 6] = [
 impl MediaType {
     /// Parses a `Content-Type` value; `None` when it has no `type/subtype`.
     pub fn parse(value: &str) -> Option<MediaType> {
-        let mut parts = value.split(';');
-        let essence = parts.next()?.trim();
-        let (kind, subtype) = essence.split_once('/')?;
+        // Byte positions rather than `split`/`split_once`: this runs on
+        // every response, and their char searchers cost several times
+        // more on values this short (measured).
+        let (essence, params) = match find_byte(value, b';') {
+            Some(semicolon) => (&value[..semicolon], Some(&value[semicolon + 1..])),
+            None => (value, None),
+        };
+        let essence = essence.trim();
+        let slash = find_byte(essence, b'/')?;
         let token = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic() && b != b'/');
-        if !token(kind) || !token(subtype) {
+        if !token(&essence[..slash]) || !token(&essence[slash + 1..]) {
             return None;
         }
-        let charset = parts.find_map(|param| {
-            let (name, value) = param.split_once('=')?;
-            name.trim()
-                .eq_ignore_ascii_case("charset")
-                .then(|| value.trim().trim_matches('"').to_owned())
-                .filter(|v| !v.is_empty())
+        let charset = params.and_then(|params| {
+            params.split(';').find_map(|param| {
+                let (name, value) = param.split_once('=')?;
+                name.trim()
+                    .eq_ignore_ascii_case("charset")
+                    .then(|| value.trim().trim_matches('"').to_owned())
+                    .filter(|v| !v.is_empty())
+            })
         });
         let essence = match COMMON_TYPES
             .iter()
@@ -251,6 +259,11 @@ pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
         from = at + 1;
     }
     None
+}
+
+/// Where `byte` first occurs in `text`.
+fn find_byte(text: &str, byte: u8) -> Option<usize> {
+    text.bytes().position(|b| b == byte)
 }
 
 #[cfg(test)]
