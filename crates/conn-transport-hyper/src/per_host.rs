@@ -73,21 +73,41 @@ impl HostSlots {
 
 /// A connector whose connections each hold a slot of their origin (or
 /// nothing, without a cap).
-#[derive(Clone, Debug)]
+///
+/// Also the one `Arc` around the whole connector stack: hyper-util clones
+/// its connector for every request, connection or not, so the stack
+/// (TLS, proxy and TCP settings, a handful of `Arc`s) is cloned here only
+/// when a connection is really made.
+#[derive(Debug)]
 pub(crate) struct CappedConnector<S> {
-    inner: S,
+    shared: Arc<Capping<S>>,
+}
+
+#[derive(Debug)]
+struct Capping<S> {
+    connector: S,
     slots: Option<Arc<HostSlots>>,
 }
 
 impl<S> CappedConnector<S> {
-    pub(crate) fn new(inner: S, slots: Option<Arc<HostSlots>>) -> Self {
-        CappedConnector { inner, slots }
+    pub(crate) fn new(connector: S, slots: Option<Arc<HostSlots>>) -> Self {
+        CappedConnector {
+            shared: Arc::new(Capping { connector, slots }),
+        }
+    }
+}
+
+impl<S> Clone for CappedConnector<S> {
+    fn clone(&self) -> Self {
+        CappedConnector {
+            shared: self.shared.clone(),
+        }
     }
 }
 
 impl<S> Service<Uri> for CappedConnector<S>
 where
-    S: Service<Uri> + Clone + Send + 'static,
+    S: Service<Uri> + Clone + Send + Sync + 'static,
     S::Future: Send,
     S::Error: Into<BoxError>,
 {
@@ -95,21 +115,23 @@ where
     type Error = BoxError;
     type Future = BoxFuture<'static, Result<Capped<S::Response>, BoxError>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
+    /// Always ready: readiness is asked of the stack's own clone in `call`.
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, uri: Uri) -> Self::Future {
-        // Keep the service that was polled ready; the clone serves the next call.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let slots = self.slots.clone();
+        let shared = self.shared.clone();
         Box::pin(async move {
-            let slot = match &slots {
+            let slot = match &shared.slots {
                 Some(slots) => Some(slots.acquire(&uri).await?),
                 None => None,
             };
-            let io = inner.call(uri).await.map_err(Into::into)?;
+            let mut connector = shared.connector.clone();
+            std::future::poll_fn(|cx| connector.poll_ready(cx))
+                .await
+                .map_err(Into::into)?;
+            let io = connector.call(uri).await.map_err(Into::into)?;
             Ok(Capped { io, _slot: slot })
         })
     }
