@@ -31,9 +31,9 @@
 // What a user of connectors touches; plumbing for people who write their own
 // components stays one level down, in `conn::core`.
 pub use conn_core::{
-    AttemptLimit, AttemptOutcome, AttemptRecord, AttemptResult, AuthStrategy, BaseUrl, BodyLimit, BodyStream,
-    BoxError, BoxFuture, Breaker, CallInfo, CallOutcome, CallReport, Connector, ConnectorBuilder, Context,
-    CredentialStatus, Credentials, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CORRELATION_HEADER,
+    AttemptLimit, AttemptOutcome, AttemptRecord, AttemptResult, Attempts, AuthStrategy, BaseUrl, BodyLimit,
+    BodyStream, BoxError, BoxFuture, Breaker, CallInfo, CallOutcome, CallReport, Connector, ConnectorBuilder,
+    Context, CredentialStatus, Credentials, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CORRELATION_HEADER,
     DEFAULT_TOTAL_TIMEOUT, Deadline, Document, Error, ErrorKind, Format, Hedging, HintParser,
     IDEMPOTENCY_KEY, Jitter, JsonPassThrough, NoAuth, NoBreaker, NoRetry, NoThrottle, Normalizer, Permit,
     REDACTED, Request, ResetFormat, ResetHeader, Response, RetryDecision, RetryPolicy, ServerHints,

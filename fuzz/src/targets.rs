@@ -376,7 +376,7 @@ fn link_header(data: &[u8]) -> Result<String, String> {
         started: tokio::time::Instant::now(),
         total: Duration::ZERO,
         throttle_wait: Duration::ZERO,
-        attempts: Vec::new(),
+        attempts: Default::default(),
         outcome: CallOutcome::Success,
         degraded: None,
     };

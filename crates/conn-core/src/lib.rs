@@ -73,7 +73,7 @@ pub use normalize::{Document, Format, JsonPassThrough, Normalizer};
 pub use permit::Permit;
 pub use redact::{SECRET_HEADERS, is_secret_header_name};
 pub use request::{IDEMPOTENCY_KEY, Request};
-pub use response::{AttemptRecord, AttemptResult, CallOutcome, CallReport, Response};
+pub use response::{AttemptRecord, AttemptResult, Attempts, CallOutcome, CallReport, Response};
 pub use retry::{NoRetry, RetryDecision, RetryPolicy};
 pub use scrub::{REDACTED, scrub_secrets};
 pub use server_hints::{HintParser, MAX_HINT, ResetFormat, ResetHeader, ServerHints};

@@ -120,6 +120,12 @@ pub struct AttemptRecord {
     pub hedge: bool,
 }
 
+/// The attempts of a call, in order: a vector that keeps the first one
+/// inline, since most calls make one attempt and a call should not pay an
+/// allocation for its report. It derefs to a slice (`len`, `iter`,
+/// indexing) and converts from a `Vec` (`Vec::into`).
+pub type Attempts = smallvec::SmallVec<[AttemptRecord; 1]>;
+
 /// Everything a call did, for logs and displays without a tracing subscriber.
 ///
 /// Its `Display` is a timeline meant for people:
@@ -145,7 +151,7 @@ pub struct CallReport {
     /// Total time spent waiting for the throttle.
     pub throttle_wait: Duration,
     /// Every attempt, in order.
-    pub attempts: Vec<AttemptRecord>,
+    pub attempts: Attempts,
     /// How the call ended.
     pub outcome: CallOutcome,
     /// Why the last attempt ran with degraded credentials (an auth

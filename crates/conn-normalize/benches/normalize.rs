@@ -92,7 +92,7 @@ fn response(content_type: &str, body: &[u8]) -> Response {
         started: tokio::time::Instant::now(),
         total: Duration::ZERO,
         throttle_wait: Duration::ZERO,
-        attempts: Vec::new(),
+        attempts: Default::default(),
         outcome: CallOutcome::Success,
         degraded: None,
     };

@@ -55,7 +55,7 @@ impl<'a> CallState<'a> {
                 started,
                 total: Duration::ZERO,
                 throttle_wait: Duration::ZERO,
-                attempts: Vec::new(),
+                attempts: smallvec::SmallVec::new(),
                 outcome: CallOutcome::Success,
                 degraded: None,
             },
