@@ -2,7 +2,7 @@
 //! and a second one sent after the `Hedging` delay (`hedging.rs`).
 //!
 //! The race is used only when `Hedging` is set and the request is a
-//! read; everything around it (admit, prepare, settle, decide) stays as it
+//! read; everything around it (admit, prepare, settle, reauthorize, decide) stays as it
 //! is, and the loop still carries out what `decide` answers.
 
 use std::future::Future;

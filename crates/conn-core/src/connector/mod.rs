@@ -44,8 +44,9 @@ use crate::{BaseUrl, Context, Document, Error, Request, Response};
 ///    per-attempt timeout and the deadline;
 /// 4. **settle**: server hints parsed once from the response, then
 ///    `throttle.observe` and `breaker.record`, and the attempt's record;
-/// 5. **decide**: on a 401, once per call, `auth.refresh` and a replay that is
-///    not a retry; otherwise `retry.decide`, whose delay is slept only if it
+/// 5. **reauthorize**: on a 401, once per call, `auth.refresh` and a replay
+///    that is not a retry;
+/// 6. **decide**: otherwise `retry.decide`, whose delay is slept only if it
 ///    ends before the deadline.
 ///
 /// The final status decides the result: 1xx-3xx are `Ok`, 4xx/5xx become a

@@ -2,7 +2,8 @@
 //! `admit` (breaker, throttle) -> `prepare` (auth, wire request) ->
 //! `transmit` (one timer for the attempt timeout and the deadline) ->
 //! `settle` (hints, throttle and breaker feedback, the attempt's record) ->
-//! `decide` (401 replay, retry policy), whose [`Next`] the loop carries out.
+//! `reauthorize` (a 401: refresh and replay) -> `decide` (retry policy),
+//! whose [`Next`] the loop carries out.
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -27,7 +28,8 @@ use crate::{
 /// buffered) and, for a streamed call, the body still arriving.
 pub(crate) type Finished<B> = (http::Response<Bytes>, Option<B>);
 
-/// What the loop does after an attempt: `decide` answers, `run` only carries it out.
+/// What the loop does after an attempt: `reauthorize` and `decide` answer,
+/// `run` only carries it out.
 pub(crate) enum Next<B> {
     /// The credentials were refreshed after a 401: send again at once (not a retry).
     Replay,
@@ -233,31 +235,48 @@ impl Pipeline {
         settled
     }
 
-    /// A 401 is answered once per call by refreshing the credentials and
-    /// replaying; anything else goes to the retry policy, whose delay must
-    /// end before the deadline.
-    pub(crate) async fn decide<B>(
+    /// A 401 (the attempt's `status`) is answered once per call by
+    /// refreshing the credentials: `true` when they were renewed and the
+    /// attempt is to be replayed (not a retry); any other answer goes on to
+    /// [`decide`](Self::decide).
+    pub(crate) async fn reauthorize(
         &self,
         state: &mut CallState<'_>,
         call: &CallInfo<'_>,
+        status: Option<StatusCode>,
+        telemetry: &impl AttemptTelemetry,
+    ) -> Result<bool, Error> {
+        if status != Some(StatusCode::UNAUTHORIZED) || !state.take_refresh() {
+            return Ok(false);
+        }
+        // Boxed: rare, and the attempt's future stays small.
+        let renewed = Box::pin(
+            call.deadline
+                .within("refreshing credentials", self.auth.refresh(call.context)),
+        )
+        .await?;
+        if renewed {
+            telemetry.replaying();
+        }
+        Ok(renewed)
+    }
+
+    /// The retry policy's answer, carried out only if its delay ends
+    /// before the deadline; otherwise the call ends with this attempt.
+    ///
+    /// Not `async`: it waits for nothing, and the settled attempt it
+    /// consumes (a few hundred bytes) is then passed by reference rather
+    /// than copied into a future.
+    pub(crate) fn decide<B>(
+        &self,
+        call: &CallInfo<'_>,
         settled: Settled<B>,
         telemetry: &impl AttemptTelemetry,
-    ) -> Result<Next<B>, Error> {
-        if settled.status() == Some(StatusCode::UNAUTHORIZED)
-            && state.take_refresh()
-            && Box::pin(
-                call.deadline
-                    .within("refreshing credentials", self.auth.refresh(call.context)),
-            )
-            .await?
-        {
-            telemetry.replaying();
-            return Ok(Next::Replay);
-        }
+    ) -> Next<B> {
         let note = match self.retry.decide(call, &settled.outcome()) {
             RetryDecision::Retry { delay } if call.deadline.allows_wait(delay) => {
                 telemetry.retry_scheduled(delay, &settled.outcome());
-                return Ok(Next::RetryAfter(delay));
+                return Next::RetryAfter(delay);
             }
             RetryDecision::Retry { .. } => {
                 Some("no time left before the deadline for another attempt".into())
@@ -266,10 +285,10 @@ impl Pipeline {
             RetryDecision::Stop => None,
         };
         let result = settled.finish();
-        Ok(Next::Finish(match note {
+        Next::Finish(match note {
             Some(note) => result.map_err(|err| err.with_note(&note)),
             None => result,
-        }))
+        })
     }
 
     /// The wire request of one attempt: the joined URI, default headers

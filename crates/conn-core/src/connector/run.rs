@@ -68,6 +68,12 @@ impl Pipeline {
             }
         };
         self.observe_latency(&settled);
-        self.decide(state, &call, settled, telemetry).await
+        if self
+            .reauthorize(state, &call, settled.status(), telemetry)
+            .await?
+        {
+            return Ok(Next::Replay);
+        }
+        Ok(self.decide(&call, settled, telemetry))
     }
 }
