@@ -55,6 +55,11 @@ impl Credentials {
         }
     }
 
+    /// Whether nothing is marked.
+    pub fn is_empty(&self) -> bool {
+        self.headers.is_empty() && self.query_keys.is_empty()
+    }
+
     /// The marked header names (besides the three that always carry credentials).
     pub fn headers(&self) -> &[HeaderName] {
         &self.headers
