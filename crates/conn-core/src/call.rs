@@ -52,12 +52,23 @@ impl<'a> CallInfo<'a> {
     /// The first attempt of a call to `connector`, starting now, without a
     /// deadline.
     pub fn new(connector: &'a str, request: &'a Request, context: &'a Context) -> Self {
+        Self::started_at(connector, request, context, Instant::now())
+    }
+
+    /// [`new`](Self::new) for a call that began at `started`, without a
+    /// clock read (the pipeline knows when its call began).
+    pub(crate) fn started_at(
+        connector: &'a str,
+        request: &'a Request,
+        context: &'a Context,
+        started: Instant,
+    ) -> Self {
         CallInfo {
             connector,
             request,
             context,
             attempt: 1,
-            started: Instant::now(),
+            started,
             deadline: Deadline::NONE,
             previous_delay: None,
         }

@@ -98,12 +98,17 @@ impl Deadline {
     /// A [`Timeout(Deadline)`](TimeoutKind::Deadline) error when the deadline
     /// has already passed, so no attempt starts without time to finish.
     pub fn attempt_limit(self, per_attempt: Option<Duration>) -> Result<AttemptLimit, Error> {
-        let Some(remaining) = self.remaining() else {
+        // One clock read: the limit counts from it, and the attempt's
+        // timer ends at it plus the limit.
+        let from = Instant::now();
+        let Some(at) = self.0 else {
             return Ok(AttemptLimit {
                 limit: per_attempt,
                 kind: TimeoutKind::Attempt,
+                from,
             });
         };
+        let remaining = at.saturating_duration_since(from);
         if remaining.is_zero() {
             return Err(Error::new(
                 ErrorKind::Timeout(TimeoutKind::Deadline),
@@ -114,10 +119,12 @@ impl Deadline {
             Some(limit) if limit < remaining => AttemptLimit {
                 limit: Some(limit),
                 kind: TimeoutKind::Attempt,
+                from,
             },
             _ => AttemptLimit {
                 limit: Some(remaining),
                 kind: TimeoutKind::Deadline,
+                from,
             },
         })
     }
@@ -159,6 +166,8 @@ impl From<Instant> for Deadline {
 pub struct AttemptLimit {
     limit: Option<Duration>,
     kind: TimeoutKind,
+    /// When the limit began counting.
+    from: Instant,
 }
 
 impl AttemptLimit {
@@ -172,11 +181,21 @@ impl AttemptLimit {
         self.kind
     }
 
+    /// When the limit began counting (when [`Deadline::attempt_limit`]
+    /// made it): the attempt's send time, for whoever records it.
+    pub fn started(self) -> Instant {
+        self.from
+    }
+
     /// Awaits `future` under the limit; past it, a
     /// [`Timeout`](ErrorKind::Timeout) error of this limit's kind.
     pub async fn run<T>(self, future: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
-        match self.limit {
-            Some(limit) => tokio::time::timeout(limit, future).await.unwrap_or_else(|_| {
+        // A limit too large to add to the clock is no limit.
+        match self
+            .limit
+            .and_then(|limit| Some((limit, self.from.checked_add(limit)?)))
+        {
+            Some((limit, until)) => tokio::time::timeout_at(until, future).await.unwrap_or_else(|_| {
                 Err(Error::new(
                     ErrorKind::Timeout(self.kind),
                     format!("no complete response within {} ms", limit.as_millis()),

@@ -153,6 +153,13 @@ impl HintParser {
     /// Reads the hints of a response received at `now` (wall-clock time,
     /// needed for absolute dates).
     pub fn parse(&self, headers: &HeaderMap, now: SystemTime) -> ServerHints {
+        self.read(headers, || now)
+    }
+
+    /// [`parse`](Self::parse), reading the wall clock only when a header
+    /// needs it (a `Retry-After` or a vendor reset): most responses carry
+    /// neither, and the pipeline reads the hints of every one.
+    pub(crate) fn read(&self, headers: &HeaderMap, wall_clock: impl FnOnce() -> SystemTime) -> ServerHints {
         // One pass over the (few) response headers instead of a lookup per
         // known name: this runs on every response.
         let mut seen = Seen::default();
@@ -182,8 +189,9 @@ impl HintParser {
             slot.get_or_insert(value.trim());
         }
 
+        let now = (seen.retry_after.is_some() || seen.vendor.is_some()).then(wall_clock);
         let mut hints = ServerHints {
-            retry_after: seen.retry_after.and_then(|v| retry_after(v, now)),
+            retry_after: seen.retry_after.zip(now).and_then(|(v, now)| retry_after(v, now)),
             ..ServerHints::default()
         };
         if let Some(field) = seen.ratelimit {
@@ -203,7 +211,7 @@ impl HintParser {
             .limit
             .or_else(|| seen.ratelimit_limit.and_then(leading_integer))
             .or_else(|| seen.x_ratelimit_limit.and_then(leading_integer));
-        if let Some(values) = seen.vendor {
+        if let (Some(values), Some(now)) = (seen.vendor, now) {
             hints.vendor_reset = self
                 .vendor
                 .iter()

@@ -166,7 +166,7 @@ impl Pipeline {
         let limit = call
             .deadline
             .attempt_limit(call.request.attempt_timeout().or(self.attempt_timeout))?;
-        let sent = Instant::now();
+        let sent = limit.started();
         Ok(limit.run(X::send(&*self.transport, wire)).map(move |result| {
             let (result, body) = match result {
                 Ok((response, body)) => (Ok(response), body),
@@ -205,7 +205,7 @@ impl Pipeline {
         } = transmitted;
         drop(throttle);
         let hints = match &result {
-            Ok(response) => self.hints.parse(response.headers(), SystemTime::now()),
+            Ok(response) => self.hints.read(response.headers(), SystemTime::now),
             Err(_) => ServerHints::default(),
         };
         let settled = Settled {

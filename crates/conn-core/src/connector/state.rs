@@ -64,9 +64,8 @@ impl<'a> CallState<'a> {
 
     /// What the components are told about the next attempt.
     pub(crate) fn info(&self) -> CallInfo<'a> {
-        CallInfo::new(self.connector, self.request, self.context)
+        CallInfo::started_at(self.connector, self.request, self.context, self.report.started)
             .attempt(self.attempt)
-            .started(self.report.started)
             .deadline(self.deadline)
             .previous_delay(self.previous_delay)
     }
