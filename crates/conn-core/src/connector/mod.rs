@@ -21,6 +21,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
+use futures_util::FutureExt;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
@@ -190,16 +191,21 @@ impl Connector {
     }
 
     /// Runs the call, then normalizes the body into a [`Document`].
-    pub async fn call_document(
+    ///
+    /// (Like [`call`](Self::call), the call's future with a step after it,
+    /// not a future around it: no second copy of the request.)
+    pub fn call_document(
         &self,
         request: Request,
         context: Context,
-    ) -> Result<(Document, Response), Error> {
-        let response = self.call(request, context).await?;
-        match self.normalize(&response) {
-            Ok(document) => Ok((document, response)),
-            Err(err) => Err(err.with_report(response.report().clone())),
-        }
+    ) -> impl Future<Output = Result<(Document, Response), Error>> + Send + '_ {
+        self.call(request, context).map(move |result| {
+            let response = result?;
+            match self.normalize(&response) {
+                Ok(document) => Ok((document, response)),
+                Err(err) => Err(err.with_report(response.report().clone())),
+            }
+        })
     }
 
     /// Normalizes a response with the connector's normalizer, as
@@ -211,11 +217,17 @@ impl Connector {
     }
 
     /// Runs the call and decodes the normalized body into `T`.
-    pub async fn call_as<T: DeserializeOwned>(&self, request: Request, context: Context) -> Result<T, Error> {
-        let (document, response) = self.call_document(request, context).await?;
-        document
-            .decode()
-            .map_err(|err| err.with_report(response.report().clone()))
+    pub fn call_as<T: DeserializeOwned>(
+        &self,
+        request: Request,
+        context: Context,
+    ) -> impl Future<Output = Result<T, Error>> + Send + '_ {
+        self.call_document(request, context).map(|result| {
+            let (document, response) = result?;
+            document
+                .decode()
+                .map_err(|err| err.with_report(response.report().clone()))
+        })
     }
 }
 
