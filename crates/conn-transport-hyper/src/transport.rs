@@ -63,8 +63,9 @@ impl std::fmt::Debug for HyperTransport {
 
 impl Transport for HyperTransport {
     fn send(&self, request: TransportRequest) -> BoxFuture<'static, Result<TransportResponse, Error>> {
-        let shared = self.shared.clone();
-        Box::pin(async move { shared.execute(request).await })
+        // The call's own future, boxed as it is (an `async` block around it
+        // would be one more layer whose state is copied on the first poll).
+        Box::pin(Shared::execute(self.shared.clone(), request))
     }
 
     /// Streams the body chunk by chunk, under the body limit (or the
@@ -112,7 +113,7 @@ impl Head {
 }
 
 impl Shared {
-    async fn execute(&self, request: TransportRequest) -> Result<TransportResponse, Error> {
+    async fn execute(self: Arc<Self>, request: TransportRequest) -> Result<TransportResponse, Error> {
         let head = self.head(request).await?;
         let first_byte = head.first_byte;
         let (parts, body, declared) = head.into_body(self.min_throughput)?;

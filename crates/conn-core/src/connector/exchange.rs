@@ -5,6 +5,7 @@
 use std::future::Future;
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 
 use super::streaming::StreamingResponse;
 use crate::{
@@ -47,8 +48,9 @@ impl Exchange for Buffered {
         transport: &dyn Transport,
         wire: TransportRequest,
     ) -> impl Future<Output = Result<(TransportResponse, Option<()>), Error>> + Send + 'static {
-        let sending = transport.send(wire);
-        async move { sending.await.map(|response| (response, None)) }
+        transport
+            .send(wire)
+            .map(|sent| sent.map(|response| (response, None)))
     }
 }
 
