@@ -189,6 +189,21 @@ impl TokenAuthBuilder {
     }
 }
 
+impl TokenAuth {
+    /// Puts `token` in the request's credential header.
+    fn apply(&self, request: &mut Request, token: &Token) -> Result<(), Error> {
+        let value =
+            scheme_header(self.scheme.as_deref(), token.secret().expose_secret()).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::AuthProvider,
+                    "the token provider returned a token that is not a valid header value",
+                )
+            })?;
+        request.set_credential_header(self.header.clone(), value);
+        Ok(())
+    }
+}
+
 impl AuthStrategy for TokenAuth {
     fn authorize<'a>(
         &'a self,
@@ -197,16 +212,15 @@ impl AuthStrategy for TokenAuth {
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
             let token = self.cache.get(context).await?;
-            let value =
-                scheme_header(self.scheme.as_deref(), token.secret().expose_secret()).ok_or_else(|| {
-                    Error::new(
-                        ErrorKind::AuthProvider,
-                        "the token provider returned a token that is not a valid header value",
-                    )
-                })?;
-            request.set_credential_header(self.header.clone(), value);
-            Ok(())
+            self.apply(request, &token)
         })
+    }
+
+    /// A cached token that needs no refresh yet is added at once, without
+    /// the boxed future and the deadline wrapper of `authorize`.
+    fn try_authorize(&self, request: &mut Request, context: &Context) -> Option<Result<(), Error>> {
+        let token = self.cache.fresh(context)?;
+        Some(self.apply(request, &token))
     }
 
     fn refresh<'a>(&'a self, context: &'a Context) -> BoxFuture<'a, Result<bool, Error>> {

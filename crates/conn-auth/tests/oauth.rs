@@ -382,6 +382,40 @@ async fn a_timed_out_attempt_is_retried_for_client_credentials_but_not_for_a_rot
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_fresh_cached_token_is_added_at_once_and_one_due_for_refresh_is_not() {
+    use conn_core::AuthStrategy;
+    let endpoint = scripted([token("at-1", Some(600), None)]);
+    let auth = cc_auth(&endpoint);
+    let context = Context::new();
+
+    // No token yet: nothing is added at once; the async path fetches one.
+    let mut first = Request::get("/data");
+    assert!(auth.try_authorize(&mut first, &context).is_none());
+    assert!(
+        first.headers().is_empty(),
+        "a declined fast path leaves the request alone"
+    );
+    auth.authorize(&mut first, &context).await.unwrap();
+
+    // Cached and fresh: added at once, the same header, no token request.
+    let mut second = Request::get("/data");
+    assert!(matches!(auth.try_authorize(&mut second, &context), Some(Ok(()))));
+    assert_eq!(
+        second.headers().get("authorization").map(|v| v.to_str().unwrap()),
+        Some("Bearer at-1")
+    );
+    assert_eq!(second.headers(), first.headers());
+    assert_eq!(endpoint.count(), 1);
+
+    // Past the refresh point (expiry 600 s less the 60 s skew): the async
+    // path again, which refreshes ahead of expiry.
+    tokio::time::advance(541 * S).await;
+    let mut late = Request::get("/data");
+    assert!(auth.try_authorize(&mut late, &context).is_none());
+    assert!(late.headers().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
 async fn refresh_ahead_happens_before_expiry_within_the_jitter_window() {
     let endpoint = scripted([token("at-1", Some(600), None), token("at-2", Some(600), None)]);
     let api_transport = ok_api();
