@@ -11,7 +11,7 @@ pub(crate) enum FormValue {
 }
 
 /// The form of one token request: a `grant_type` and its parameters, some
-/// of them secret. Client authentication is added by the [`OAuth2Client`].
+/// of them secret. Client authentication is added by the [`OAuth2Client`](crate::OAuth2Client).
 ///
 /// Mark a form [`single_use`](Self::single_use) when it carries a credential
 /// the server consumes (a rotating refresh token, an authorization code):

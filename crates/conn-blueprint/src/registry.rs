@@ -47,7 +47,7 @@ impl Registry {
         )
     }
 
-    /// Builds every connector with a [`HyperTransport`] made from its
+    /// Builds every connector with a [`HyperTransport`](conn_transport_hyper::HyperTransport) made from its
     /// `redirects` and `tls` settings (connectors with equal settings are
     /// still given one transport each).
     pub fn from_blueprint_hyper(blueprint: &Blueprint) -> Result<Registry, Error> {

@@ -123,7 +123,7 @@ impl Faults {
 
     /// How long a hanging attempt waits before failing with an attempt
     /// timeout itself, if the connector's own timeout has not ended it
-    /// first ([`DEFAULT_STALL`] unless set).
+    /// first (`DEFAULT_STALL` unless set).
     pub fn stall(mut self, stall: Duration) -> Self {
         self.stall = stall;
         self

@@ -1,5 +1,5 @@
 //! conn as an HTTP service: an axum router over a blueprint
-//! [`Registry`](conn_blueprint::Registry).
+//! [`Registry`].
 //!
 //! | route | who | what |
 //! |---|---|---|

@@ -17,7 +17,7 @@ use crate::secret::Secret;
 
 /// A connection to the fleet's Redis made from a blueprint's `[fleet]`
 /// section, with the breaker signal every connector of the registry shares.
-/// Cheap to clone; a [`Registry`] keeps it across reloads.
+/// Cheap to clone; a [`Registry`](crate::Registry) keeps it across reloads.
 #[derive(Clone)]
 pub struct FleetConnection {
     section: FleetSection,

@@ -2,7 +2,7 @@
 
 use crate::{BodyStream, Response};
 
-/// The answer of [`Connector::call_stream`]: the response head with its
+/// The answer of [`Connector::call_stream`](crate::Connector::call_stream): the response head with its
 /// [`CallReport`](crate::CallReport), and the body still arriving.
 #[derive(Debug)]
 pub struct StreamingResponse {

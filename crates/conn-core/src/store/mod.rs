@@ -13,8 +13,8 @@
 //! | [`SharedTokens`] | the token cache | the fleet's current access token, and who fetches the next one | [`LocalSharedTokens`] |
 //! | [`BreakerSignal`] | the breaker | what an operator forced, and circuits opened elsewhere | [`LocalSignal`] |
 //!
-//! Secrets at rest are sealed with [`Cipher`] (XChaCha20-Poly1305) under a
-//! [`StoreKey`], the same cipher for a token file and for a shared store.
+//! Secrets at rest are sealed with `Cipher` (XChaCha20-Poly1305) under a
+//! `StoreKey` (both behind the `cipher` feature), the same cipher for a token file and for a shared store.
 
 #[cfg(feature = "cipher")]
 mod cipher;

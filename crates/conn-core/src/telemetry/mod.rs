@@ -1,7 +1,7 @@
 //! Telemetry: the metric names and labels every conn component emits, and
 //! the connector's instrumentation settings.
 //!
-//! Metrics go through the [`metrics`] facade (plug in Prometheus, StatsD,
+//! Metrics go through the [`metrics`](https://docs.rs/metrics) facade (plug in Prometheus, StatsD,
 //! OpenTelemetry...). Labels are bounded: connector names, status classes,
 //! outcome kinds and retry reasons; endpoint paths and tenant ids only when
 //! enabled (see [`Telemetry`]). Names and labels: `docs/observability.md`.
@@ -17,7 +17,7 @@ pub(crate) mod metrics;
 pub(crate) mod trace_context;
 
 /// Calls finished: labels `connector`, `status_class` (`2xx`... or `none`),
-/// `outcome` (`success` or an [`ErrorKind::label`]), and `endpoint` /
+/// `outcome` (`success` or an [`ErrorKind::label`](crate::ErrorKind::label)), and `endpoint` /
 /// `tenant` when enabled.
 pub const REQUESTS_TOTAL: &str = "conn_requests_total";
 /// Call latency, waits included: labels `connector`, `outcome`.
