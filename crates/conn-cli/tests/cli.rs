@@ -141,16 +141,8 @@ async fn serve_reloads_on_sighup_and_drains_on_sigterm() {
     let common::Serving {
         mut child,
         addr,
-        logs: mut lines,
+        logs,
     } = common::serve(&path, &[]).await;
-    let logs = tokio::spawn(async move {
-        let mut all = String::new();
-        while let Ok(Some(line)) = lines.next_line().await {
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
     assert_eq!(status_of(&addr, "/v1/connectors/orders/x").await, 200);
     let pid = child.id().unwrap().to_string();
 
@@ -203,4 +195,26 @@ async fn serve_reloads_on_sighup_and_drains_on_sigterm() {
         !logs.contains('\u{1b}'),
         "no colour codes when stderr is not a terminal: {logs}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_keeps_answering_when_its_stderr_is_closed() {
+    let api = TestServer::start().await.unwrap();
+    api.route(Method::GET, "/api/x", [Reply::json(200, "{}")]);
+    // An upstream failure (the gateway answers 502) is logged at ERROR.
+    api.route(Method::GET, "/api/down", [Reply::json(503, "{}")]);
+    let path = write_blueprint(&blueprint(&api.url()));
+    let (mut child, addr, logs) = common::listening(&path, &[]).await;
+    // The log collector went away: every log line now fails to write.
+    drop(logs);
+    for _ in 0..10 {
+        assert_eq!(
+            status_of(&addr, "/v1/connectors/orders/down").await,
+            502,
+            "a request must not fail because its log line could not be written"
+        );
+        assert_eq!(status_of(&addr, "/v1/connectors/orders/x").await, 200);
+    }
+    assert!(child.try_wait().unwrap().is_none(), "conn serve is still running");
+    child.kill().await.unwrap();
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStderr};
+use tokio::task::JoinHandle;
 
 pub const CONN: &str = env!("CARGO_BIN_EXE_conn");
 pub const KEY: &str = "cli-test-caller-key";
@@ -30,12 +31,31 @@ pub fn write_blueprint(text: &str) -> PathBuf {
 pub struct Serving {
     pub child: Child,
     pub addr: String,
-    pub logs: Lines<BufReader<ChildStderr>>,
+    /// Every log line after the listening one, joined, once `conn serve`
+    /// closes its stderr (it exited). The lines are read from the start,
+    /// whether or not a test awaits them: a stderr nobody reads would fail
+    /// the server's log writes (a closed pipe) or block them (a full one).
+    pub logs: JoinHandle<String>,
 }
 
 /// Starts `conn serve` on `path` (on a free port, with the caller key and
 /// `env`) and waits until it says it listens.
 pub async fn serve(path: &Path, env: &[(&str, &str)]) -> Serving {
+    let (child, addr, mut lines) = listening(path, env).await;
+    let logs = tokio::spawn(async move {
+        let mut all = String::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    Serving { child, addr, logs }
+}
+
+/// [`serve`], handing over its stderr as it is: a test that drops it
+/// closes the pipe under the server.
+pub async fn listening(path: &Path, env: &[(&str, &str)]) -> (Child, String, Lines<BufReader<ChildStderr>>) {
     let mut child = tokio::process::Command::new(CONN)
         .arg("serve")
         .arg(path)
@@ -47,9 +67,9 @@ pub async fn serve(path: &Path, env: &[(&str, &str)]) -> Serving {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let mut logs = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let addr = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = logs.next_line().await.unwrap() {
+        while let Some(line) = lines.next_line().await.unwrap() {
             if let Some(addr) = line.strip_prefix("conn: listening on http://") {
                 return addr.to_owned();
             }
@@ -58,7 +78,7 @@ pub async fn serve(path: &Path, env: &[(&str, &str)]) -> Serving {
     })
     .await
     .expect("conn serve listens within 30 s");
-    Serving { child, addr, logs }
+    (child, addr, lines)
 }
 
 /// One HTTP/1.1 request over a fresh connection, with the caller key; the status code.
