@@ -28,10 +28,25 @@ use http::header::{AUTHORIZATION, COOKIE, HeaderName, PROXY_AUTHORIZATION};
 /// assert_eq!(request.uri(), "https://other.example/v1/items?page=2");
 /// assert!(request.headers().is_empty());
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct Credentials {
     headers: Vec<HeaderName>,
     query_keys: Vec<String>,
+}
+
+impl Clone for Credentials {
+    /// Most requests mark nothing, and every attempt copies its request:
+    /// an empty list is made new rather than cloned (a clone of an empty
+    /// `Vec` still goes through the allocator's bookkeeping).
+    fn clone(&self) -> Self {
+        if self.is_empty() {
+            return Credentials::default();
+        }
+        Credentials {
+            headers: self.headers.clone(),
+            query_keys: self.query_keys.clone(),
+        }
+    }
 }
 
 /// Headers that carry credentials whoever set them.

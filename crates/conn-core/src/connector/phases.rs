@@ -20,8 +20,8 @@ use super::pipeline::Pipeline;
 use super::state::CallState;
 use crate::telemetry::call::AttemptTelemetry;
 use crate::{
-    AttemptOutcome, AttemptRecord, AttemptResult, BodyLimit, CallInfo, Credentials, Error, ErrorKind, Permit,
-    Request, RetryDecision, ServerHints, TransportRequest, TransportResponse,
+    AttemptOutcome, AttemptRecord, AttemptResult, BodyLimit, CallInfo, Error, ErrorKind, Permit, Request,
+    RetryDecision, ServerHints, TransportRequest, TransportResponse,
 };
 
 /// A call's successful end: the final response head (with its body when
@@ -303,17 +303,15 @@ impl Pipeline {
         let body_limit = outgoing.max_body_bytes();
         let (method, headers, body, credentials) = match outgoing {
             Cow::Owned(request) => (request.method, request.headers, request.body, request.credentials),
-            // Most requests carry no headers and no credentials: empty ones
-            // are made, not cloned (a clone of an empty map still walks it).
-            Cow::Borrowed(request) if request.headers.is_empty() && request.credentials.is_empty() => (
-                request.method.clone(),
-                HeaderMap::new(),
-                request.body.clone(),
-                Credentials::default(),
-            ),
             Cow::Borrowed(request) => (
                 request.method.clone(),
-                request.headers.clone(),
+                // Most requests carry no headers: an empty map is made, not
+                // cloned (a clone of an empty map still walks it).
+                if request.headers.is_empty() {
+                    HeaderMap::new()
+                } else {
+                    request.headers.clone()
+                },
                 request.body.clone(),
                 request.credentials.clone(),
             ),
