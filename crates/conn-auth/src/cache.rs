@@ -235,9 +235,6 @@ impl TokenCache {
         slot
     }
 
-    /// The tenant's token: the cached one while it is fresh; the cached one
-    /// plus a background refresh once it is due (refresh ahead); otherwise
-    /// the outcome of the tenant's single fetch in flight, started if needed.
     /// The cached token while it needs no refresh yet, without waiting:
     /// what [`get`](Self::get) answers first in that case. `None` (no
     /// token, or one due for refresh) sends the caller to `get`.
@@ -248,6 +245,9 @@ impl TokenCache {
         (Instant::now() < cached.refresh_at).then(|| cached.token.clone())
     }
 
+    /// The tenant's token: the cached one while it is fresh; the cached one
+    /// plus a background refresh once it is due (refresh ahead); otherwise
+    /// the outcome of the tenant's single fetch in flight, started if needed.
     pub(crate) async fn get(&self, context: &Context) -> Result<Arc<Token>, Error> {
         let slot = self.slot(context.tenant_id());
         let deadline = context.deadline_at();
